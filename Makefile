@@ -1,0 +1,38 @@
+# Tidings — `make help` lists the targets.
+GO       ?= go
+BIN      ?= bin/tidings
+BENCH_DB ?= .tidings/bench-1m.db
+
+.PHONY: help build build-static test lint demo bench-audience clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## build bin/tidings
+	$(GO) build -o $(BIN) ./cmd/tidings
+
+build-static: ## build bin/tidings as the Dockerfile does (static, no cgo)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/tidings
+
+test: ## run the whole test suite against real PostgreSQL and Redis (started by scripts/test-services)
+	scripts/test-services $(GO) test -count=1 ./...
+	$(MAKE) build-static
+	$(BIN) --help >/dev/null
+	$(BIN) validate
+
+lint: ## gofmt, go vet and staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+demo: ## the quick start: a demo database and the sample campaigns, on embedded defaults
+	$(GO) run ./cmd/tidings demo
+
+bench-audience: build ## time `tidings audience` over 1,000,000 generated customers on SQLite
+	@test -f $(BENCH_DB) || TIDINGS_DATABASE_URL=sqlite://$(BENCH_DB) $(BIN) customers generate --count 1000000
+	@for s in tier-gold loyal-members chinese-speakers spring-festival birthday-gift new-product; do \
+		TIDINGS_DATABASE_URL=sqlite://$(BENCH_DB) $(BIN) audience $$s --sample 0 | grep -E '^(segment|campaign)|evaluated'; \
+	done
+
+clean: ## remove build output and the local databases
+	rm -rf bin .tidings outbox

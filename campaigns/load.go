@@ -1,0 +1,281 @@
+package campaigns
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// zones.txt lists the IANA zone names in Go's time zone database, for
+// "did you mean" hints. Regenerate with: unzip -Z1 $(go env GOROOT)/lib/time/zoneinfo.zip
+//
+//go:embed zones.txt
+var zonesTxt string
+
+var zoneNames = sync.OnceValue(func() []string { return strings.Fields(zonesTxt) })
+
+// Settings is configs/tidings.yaml: infrastructure settings. Credentials
+// never live here; they come from the environment.
+type Settings struct {
+	// DefaultTimeZone is used for campaigns without schedule.timezone (and,
+	// when a segment is evaluated on its own, for customers without one).
+	DefaultTimeZone string
+	// PhoneRegion is the region assumed for phone numbers written without a
+	// country code when customers are imported.
+	PhoneRegion string
+}
+
+// DefaultSettings are the settings when configs/tidings.yaml sets nothing.
+func DefaultSettings() Settings {
+	return Settings{DefaultTimeZone: "Asia/Shanghai", PhoneRegion: "CN"}
+}
+
+// Config is everything loaded from a configuration folder.
+type Config struct {
+	Settings  Settings
+	Segments  map[string]*Segment
+	Campaigns map[string]*Campaign
+}
+
+// SegmentNames returns the segment names in order.
+func (c *Config) SegmentNames() []string { return sortedKeys(c.Segments) }
+
+// CampaignNames returns the campaign names in order.
+func (c *Config) CampaignNames() []string { return sortedKeys(c.Campaigns) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Load reads dir/tidings.yaml, dir/segments/*.yaml and dir/campaigns/*.yaml
+// and checks them against each other and against the template folders under
+// templatesDir. It returns every problem it finds as Errors, never just the
+// first; the Config is only usable when the error is nil.
+func Load(dir, templatesDir string) (*Config, error) {
+	var errs Errors
+	d := decoder{errs: &errs}
+	cfg := &Config{Settings: DefaultSettings(), Segments: map[string]*Segment{}, Campaigns: map[string]*Campaign{}}
+
+	settingsFile := filepath.Join(dir, "tidings.yaml")
+	if src, err := os.ReadFile(settingsFile); err == nil {
+		if n, perr := parseYAML(settingsFile, src); perr != nil {
+			errs = append(errs, perr)
+		} else if n.kind != nullNode {
+			d.settings(n, &cfg.Settings)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, &Error{Pos: Pos{File: settingsFile}, Msg: err.Error()})
+	}
+	if _, err := os.Stat(dir); err != nil {
+		errs = append(errs, &Error{Pos: Pos{File: dir}, Msg: "configuration folder not found", Hint: "pass --config DIR"})
+		return nil, errs.err()
+	}
+
+	for _, f := range yamlFiles(dir, "segments", &errs) {
+		n := readYAML(f, &errs)
+		if n == nil {
+			continue
+		}
+		s := d.segment(f, n)
+		if s == nil || s.Name == "" {
+			continue
+		}
+		if prev, dup := cfg.Segments[s.Name]; dup {
+			errs = append(errs, &Error{Pos: s.At, Msg: fmt.Sprintf("duplicate segment name %q", s.Name), Hint: "also defined at " + prev.At.String()})
+			continue
+		}
+		cfg.Segments[s.Name] = s
+	}
+	d.resolveSegments(cfg)
+
+	for _, f := range yamlFiles(dir, "campaigns", &errs) {
+		n := readYAML(f, &errs)
+		if n == nil {
+			continue
+		}
+		c, tmplNode := d.campaign(f, n, cfg.Settings.DefaultTimeZone)
+		if c == nil || c.Name == "" {
+			continue
+		}
+		if prev, dup := cfg.Campaigns[c.Name]; dup {
+			errs = append(errs, &Error{Pos: c.Pos, Msg: fmt.Sprintf("duplicate campaign name %q", c.Name), Hint: "also defined at " + prev.Pos.String()})
+			continue
+		}
+		if c.Audience != nil {
+			if c.Audience.Where == nil {
+				if seg, ok := cfg.Segments[c.Audience.Name]; ok {
+					c.Audience = seg
+				} else {
+					d.unknownSegment(c.Audience.At, "audience.segment", c.Audience.Name, cfg)
+				}
+			} else {
+				d.resolve(c.Audience.Where, cfg)
+			}
+		}
+		if c.Template != "" {
+			if st, err := os.Stat(filepath.Join(templatesDir, c.Template)); err != nil || !st.IsDir() {
+				errs = append(errs, &Error{Pos: tmplNode.pos, Msg: fmt.Sprintf("template: no template %q", c.Template), Hint: "want a folder " + filepath.Join(templatesDir, c.Template)})
+			}
+		}
+		cfg.Campaigns[c.Name] = c
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (d decoder) settings(n *node, s *Settings) {
+	d.fields(n, "tidings.yaml", map[string]func(*node){
+		"default_timezone": func(v *node) {
+			tz, ok := d.str(v, "default_timezone")
+			if !ok {
+				return
+			}
+			if _, err := loadZone(tz); err != nil {
+				d.errorf(v, suggest(tz, zoneNames()), "default_timezone: unknown time zone %q", tz)
+				return
+			}
+			s.DefaultTimeZone = tz
+		},
+		"phone_region": func(v *node) {
+			r, ok := d.str(v, "phone_region")
+			if !ok {
+				return
+			}
+			if len(r) != 2 || strings.ToUpper(r) != r {
+				d.errorf(v, "a two-letter ISO 3166 region such as CN or US", "phone_region: bad region %q", r)
+				return
+			}
+			s.PhoneRegion = r
+		},
+	})
+}
+
+// yamlFiles lists dir/sub/*.yaml and *.yml in name order. A missing folder
+// is no error: a project may have no campaigns yet.
+func yamlFiles(dir, sub string, errs *Errors) []string {
+	entries, err := os.ReadDir(filepath.Join(dir, sub))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			*errs = append(*errs, &Error{Pos: Pos{File: filepath.Join(dir, sub)}, Msg: err.Error()})
+		}
+		return nil
+	}
+	var files []string
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if ext := filepath.Ext(e.Name()); ext == ".yaml" || ext == ".yml" {
+			files = append(files, filepath.Join(dir, sub, e.Name()))
+		}
+	}
+	return files
+}
+
+func readYAML(file string, errs *Errors) *node {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		*errs = append(*errs, &Error{Pos: Pos{File: file}, Msg: err.Error()})
+		return nil
+	}
+	n, perr := parseYAML(file, src)
+	if perr != nil {
+		*errs = append(*errs, perr)
+		return nil
+	}
+	if n.kind == nullNode {
+		*errs = append(*errs, &Error{Pos: n.pos, Msg: "empty file"})
+		return nil
+	}
+	return n
+}
+
+// resolveSegments links every `segment: NAME` reference, reports unknown
+// names, then reports each cycle once, at the reference that closes it.
+func (d decoder) resolveSegments(cfg *Config) {
+	for _, name := range cfg.SegmentNames() {
+		if s := cfg.Segments[name]; s.Where != nil {
+			d.resolve(s.Where, cfg)
+		}
+	}
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var visit func(name string, path []string)
+	visit = func(name string, path []string) {
+		state[name] = visiting
+		path = append(path, name)
+		walkRefs(cfg.Segments[name].Where, func(r *Ref) {
+			if r.Segment == nil {
+				return
+			}
+			switch state[r.Name] {
+			case visiting:
+				i := slices.Index(path, r.Name)
+				cycle := append(append([]string{}, path[i:]...), r.Name)
+				*d.errs = append(*d.errs, &Error{Pos: r.At, Msg: "segment: cycle " + strings.Join(cycle, " -> "), Hint: "a segment cannot include itself"})
+				r.Segment = nil
+			case unvisited:
+				visit(r.Name, path)
+			}
+		})
+		state[name] = done
+	}
+	for _, name := range cfg.SegmentNames() {
+		if state[name] == unvisited {
+			visit(name, nil)
+		}
+	}
+}
+
+func (d decoder) resolve(c Condition, cfg *Config) {
+	walkRefs(c, func(r *Ref) {
+		if seg, ok := cfg.Segments[r.Name]; ok {
+			r.Segment = seg
+		} else {
+			d.unknownSegment(r.At, "segment", r.Name, cfg)
+		}
+	})
+}
+
+// walkRefs calls fn for each reference in c, in order, without following them.
+func walkRefs(c Condition, fn func(*Ref)) {
+	switch c := c.(type) {
+	case *All:
+		for _, x := range c.Of {
+			walkRefs(x, fn)
+		}
+	case *Any:
+		for _, x := range c.Of {
+			walkRefs(x, fn)
+		}
+	case *Not:
+		walkRefs(c.Cond, fn)
+	case *Ref:
+		fn(c)
+	}
+}
+
+func (d decoder) unknownSegment(at Pos, what, name string, cfg *Config) {
+	hint := suggest(name, cfg.SegmentNames())
+	if hint == "" && len(cfg.Segments) > 0 {
+		hint = "segments: " + strings.Join(cfg.SegmentNames(), ", ")
+	}
+	*d.errs = append(*d.errs, &Error{Pos: at, Msg: fmt.Sprintf("%s: unknown segment %q", what, name), Hint: hint})
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check every segment and campaign file; list all errors with file, line and column",
+		Long: `Validate loads tidings.yaml, segments/*.yaml and campaigns/*.yaml strictly:
+an unknown key, a wrong type, a bad cron expression, an unknown time zone,
+segment, channel or template, or a duplicate name is an error naming the file,
+line and column. Every error is listed, not just the first. The exit status is
+1 when there is any error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s: %d %s, %d %s: OK\n", a.configDir,
+				len(cfg.Segments), plural(len(cfg.Segments), "segment", "segments"),
+				len(cfg.Campaigns), plural(len(cfg.Campaigns), "campaign", "campaigns"))
+			return nil
+		},
+	}
+}

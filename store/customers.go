@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tidings/tidings/customer"
+)
+
+// customerColumns are the columns an upsert writes, in order.
+var customerColumns = []string{
+	"external_id", "name", "email", "phone", "locale", "timezone",
+	"birth_year", "birth_month", "birth_day", "tier", "attributes",
+	"email_consent", "email_consent_at", "sms_consent", "sms_consent_at",
+	"created_at", "updated_at", "last_purchase_at", "purchase_count", "total_spent",
+}
+
+// upsertBatch keeps one statement under both databases' parameter limits
+// (SQLite 32766, PostgreSQL 65535) while amortizing round trips.
+const upsertBatch = 500
+
+// UpsertCustomers inserts customers, or updates the ones whose external id
+// is already known, and replaces their tags. created_at is kept from the
+// first import. Within one call a repeated external id counts once: the
+// last row wins. It writes in transactions of upsertBatch customers.
+func (s *DB) UpsertCustomers(ctx context.Context, cs []customer.Customer) error {
+	for start := 0; start < len(cs); start += upsertBatch {
+		end := min(start+upsertBatch, len(cs))
+		if err := s.upsertChunk(ctx, dedupe(cs[start:end])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dedupe keeps the last customer of each external id, in first-seen order.
+func dedupe(cs []customer.Customer) []customer.Customer {
+	last := make(map[string]int, len(cs))
+	for i, c := range cs {
+		last[c.ExternalID] = i
+	}
+	if len(last) == len(cs) {
+		return cs
+	}
+	out := make([]customer.Customer, 0, len(last))
+	for i, c := range cs {
+		if last[c.ExternalID] == i {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *DB) upsertChunk(ctx context.Context, cs []customer.Customer) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	now := s.now()
+	var q strings.Builder
+	q.WriteString("INSERT INTO customers (" + strings.Join(customerColumns, ", ") + ") VALUES ")
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(customerColumns)), ", ") + ")"
+	args := make([]any, 0, len(cs)*len(customerColumns))
+	for i, c := range cs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(row)
+		attrs := "{}"
+		if len(c.Attributes) > 0 {
+			b, err := json.Marshal(c.Attributes)
+			if err != nil {
+				return fmt.Errorf("customer %s: attributes: %w", c.ExternalID, err)
+			}
+			attrs = string(b)
+		}
+		created := c.CreatedAt
+		if created.IsZero() {
+			created = now
+		}
+		tier := c.Tier
+		if tier == "" {
+			tier = customer.TierGeneral
+		}
+		var by, bm, bd any
+		if !c.Birthday.IsZero() {
+			bm, bd = int(c.Birthday.Month), c.Birthday.Day
+			if c.Birthday.Year != 0 {
+				by = c.Birthday.Year
+			}
+		}
+		args = append(args,
+			c.ExternalID, c.Name, nullString(c.Email), nullString(c.Phone), nullString(c.Locale), nullString(c.TimeZone),
+			by, bm, bd, string(tier), attrs,
+			c.EmailConsent.Granted, s.timeArg(c.EmailConsent.At), c.SMSConsent.Granted, s.timeArg(c.SMSConsent.At),
+			s.timeArg(created), s.timeArg(now), s.timeArg(c.LastPurchase), c.PurchaseCount, c.TotalSpent,
+		)
+	}
+	q.WriteString(" ON CONFLICT (external_id) DO UPDATE SET ")
+	first := true
+	for _, col := range customerColumns {
+		if col == "external_id" || col == "created_at" {
+			continue
+		}
+		if !first {
+			q.WriteString(", ")
+		}
+		first = false
+		q.WriteString(col + " = excluded." + col)
+	}
+	q.WriteString(" RETURNING id, external_id")
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upsert customers: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, s.rebind(q.String()), args...)
+	if err != nil {
+		return fmt.Errorf("upsert customers: %w", err)
+	}
+	ids := make(map[string]int64, len(cs))
+	for rows.Next() {
+		var id int64
+		var ext string
+		if err := rows.Scan(&id, &ext); err != nil {
+			rows.Close()
+			return err
+		}
+		ids[ext] = id
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("upsert customers: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upsert customers: %w", err)
+	}
+
+	idList := make([]any, 0, len(ids))
+	for _, id := range ids {
+		idList = append(idList, id)
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind("DELETE FROM customer_tags WHERE customer_id IN ("+placeholders(len(idList))+")"), idList...); err != nil {
+		return fmt.Errorf("replace tags: %w", err)
+	}
+	var tagArgs []any
+	for _, c := range cs {
+		for _, t := range c.Tags {
+			tagArgs = append(tagArgs, ids[c.ExternalID], t)
+		}
+	}
+	for start := 0; start < len(tagArgs); start += 2 * 5000 {
+		chunk := tagArgs[start:min(start+2*5000, len(tagArgs))]
+		q := "INSERT INTO customer_tags (customer_id, tag) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)/2), ", ") + " ON CONFLICT DO NOTHING"
+		if _, err := tx.ExecContext(ctx, s.rebind(q), chunk...); err != nil {
+			return fmt.Errorf("insert tags: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// CountCustomers counts every customer.
+func (s *DB) CountCustomers(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM customers").Scan(&n)
+	return n, err
+}
+
+const selectCustomer = `SELECT c.id, c.external_id, c.name, c.email, c.phone, c.locale, c.timezone,
+	c.birth_year, c.birth_month, c.birth_day, c.tier, c.attributes,
+	c.email_consent, c.email_consent_at, c.sms_consent, c.sms_consent_at,
+	c.created_at, c.last_purchase_at, c.purchase_count, c.total_spent
+	FROM customers c`
+
+// CustomerByExternalID loads one customer, or returns ErrNotFound.
+func (s *DB) CustomerByExternalID(ctx context.Context, externalID string) (customer.Customer, error) {
+	cs, err := s.queryCustomers(ctx, selectCustomer+" WHERE c.external_id = ?", externalID)
+	if err != nil {
+		return customer.Customer{}, err
+	}
+	if len(cs) == 0 {
+		return customer.Customer{}, ErrNotFound
+	}
+	return cs[0], nil
+}
+
+// queryCustomers runs a query selecting selectCustomer's columns and loads
+// the tags of the customers it returns.
+func (s *DB) queryCustomers(ctx context.Context, q string, args ...any) ([]customer.Customer, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query customers: %w", err)
+	}
+	defer rows.Close()
+	var out []customer.Customer
+	for rows.Next() {
+		var (
+			c                           customer.Customer
+			email, phone, locale, tz    sql.NullString
+			by, bm, bd                  sql.NullInt64
+			tier                        string
+			attrs                       []byte
+			emailAt, smsAt, created, lp time.Time
+		)
+		err := rows.Scan(&c.ID, &c.ExternalID, &c.Name, &email, &phone, &locale, &tz,
+			&by, &bm, &bd, &tier, &attrs,
+			&c.EmailConsent.Granted, scanTime{&emailAt}, &c.SMSConsent.Granted, scanTime{&smsAt},
+			scanTime{&created}, scanTime{&lp}, &c.PurchaseCount, &c.TotalSpent)
+		if err != nil {
+			return nil, fmt.Errorf("scan customer: %w", err)
+		}
+		c.Email, c.Phone, c.Locale, c.TimeZone = email.String, phone.String, locale.String, tz.String
+		if bm.Valid {
+			c.Birthday = customer.Birthday{Year: int(by.Int64), Month: time.Month(bm.Int64), Day: int(bd.Int64)}
+		}
+		c.Tier = customer.Tier(tier)
+		c.EmailConsent.At, c.SMSConsent.At, c.CreatedAt, c.LastPurchase = emailAt, smsAt, created, lp
+		if len(attrs) > 2 {
+			if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+				return nil, fmt.Errorf("customer %s: attributes: %w", c.ExternalID, err)
+			}
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, s.loadTags(ctx, out)
+}
+
+func (s *DB) loadTags(ctx context.Context, cs []customer.Customer) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	idx := make(map[int64]int, len(cs))
+	args := make([]any, len(cs))
+	for i, c := range cs {
+		idx[c.ID] = i
+		args[i] = c.ID
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind("SELECT customer_id, tag FROM customer_tags WHERE customer_id IN ("+placeholders(len(args))+") ORDER BY customer_id, tag"), args...)
+	if err != nil {
+		return fmt.Errorf("load tags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var tag string
+		if err := rows.Scan(&id, &tag); err != nil {
+			return err
+		}
+		cs[idx[id]].Tags = append(cs[idx[id]].Tags, tag)
+	}
+	return rows.Err()
+}

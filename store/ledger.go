@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Status is the state of a delivery ledger row.
+type Status string
+
+// Delivery statuses. A row is claimed as Sending before the provider is
+// called and settled to one of the others after.
+const (
+	StatusSending  Status = "sending"
+	StatusSent     Status = "sent"
+	StatusFailed   Status = "failed"
+	StatusSkipped  Status = "skipped"
+	StatusDeferred Status = "deferred"
+	StatusUnknown  Status = "unknown"
+)
+
+// DeliveryKey names one ledger row: what the UNIQUE constraint covers.
+type DeliveryKey struct {
+	Campaign   string
+	Occurrence string
+	CustomerID int64
+	Channel    string
+}
+
+// Delivery is one ledger row.
+type Delivery struct {
+	DeliveryKey
+	Status     Status
+	Reason     string
+	Address    string
+	ProviderID string
+	Coupon     string
+	Attempts   int
+	ClaimedAt  time.Time
+	SettledAt  time.Time
+}
+
+// ClaimDelivery inserts the row as Sending. It reports false when the row
+// already exists: someone else claimed or settled it, and this caller must
+// not send. That single INSERT is what makes each send happen at most once.
+func (s *DB) ClaimDelivery(ctx context.Context, k DeliveryKey, address, coupon string) (bool, error) {
+	now := s.timeArg(s.now())
+	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO deliveries
+		(campaign, occurrence, customer_id, channel, status, address, coupon, attempts, claimed_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 'sending', ?, ?, 1, ?, ?, ?)
+		ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`),
+		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(address), nullString(coupon), now, now, now)
+	if err != nil {
+		return false, fmt.Errorf("claim delivery: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// SettleDelivery moves a Sending row to its outcome. It fails if the row is
+// not Sending, so an outcome is never overwritten.
+func (s *DB) SettleDelivery(ctx context.Context, k DeliveryKey, status Status, reason, providerID string) error {
+	if status == StatusSending {
+		return fmt.Errorf("settle delivery: %q is not an outcome", status)
+	}
+	now := s.timeArg(s.now())
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, settled_at = ?, updated_at = ?
+		WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ? AND status = 'sending'`),
+		string(status), nullString(reason), nullString(providerID), now, now,
+		k.Campaign, k.Occurrence, k.CustomerID, k.Channel)
+	if err != nil {
+		return fmt.Errorf("settle delivery: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("settle delivery %v: no row in status sending", k)
+	}
+	return nil
+}
+
+// GetDelivery loads one ledger row, or returns ErrNotFound.
+func (s *DB) GetDelivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
+	d := Delivery{DeliveryKey: k}
+	var reason, address, provider, coupon sql.NullString
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status, reason, address, provider_id, coupon, attempts, claimed_at, settled_at
+		FROM deliveries WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ?`),
+		k.Campaign, k.Occurrence, k.CustomerID, k.Channel).
+		Scan(&d.Status, &reason, &address, &provider, &coupon, &d.Attempts, scanTime{&d.ClaimedAt}, scanTime{&d.SettledAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, ErrNotFound
+	}
+	if err != nil {
+		return d, fmt.Errorf("get delivery: %w", err)
+	}
+	d.Reason, d.Address, d.ProviderID, d.Coupon = reason.String, address.String, provider.String, coupon.String
+	return d, nil
+}
+
+// Suppress adds an address to a channel's suppression list, or updates the
+// reason of one already there.
+func (s *DB) Suppress(ctx context.Context, channel, address, reason string) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO suppressions (channel, address, reason, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (channel, address) DO UPDATE SET reason = excluded.reason`),
+		channel, address, reason, s.timeArg(s.now()))
+	if err != nil {
+		return fmt.Errorf("suppress %s %s: %w", channel, address, err)
+	}
+	return nil
+}
+
+// Suppressed reports whether an address is on a channel's suppression list,
+// and why.
+func (s *DB) Suppressed(ctx context.Context, channel, address string) (bool, string, error) {
+	var reason string
+	err := s.db.QueryRowContext(ctx, s.rebind("SELECT reason FROM suppressions WHERE channel = ? AND address = ?"), channel, address).Scan(&reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, "", nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("suppression lookup: %w", err)
+	}
+	return true, reason, nil
+}
+
+// Run is the record of one campaign occurrence.
+type Run struct {
+	Campaign   string
+	Occurrence string
+	Status     string
+	Targeted   int64
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Error      string
+}
+
+// StartRun records that an occurrence started. It reports false when the
+// occurrence already has a run record.
+func (s *DB) StartRun(ctx context.Context, campaign, occurrence string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO runs (campaign, occurrence, status, started_at) VALUES (?, ?, 'running', ?)
+		ON CONFLICT (campaign, occurrence) DO NOTHING`), campaign, occurrence, s.timeArg(s.now()))
+	if err != nil {
+		return false, fmt.Errorf("start run: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// FinishRun records an occurrence's outcome and how many customers it targeted.
+func (s *DB) FinishRun(ctx context.Context, campaign, occurrence, status string, targeted int64, runErr string) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, targeted = ?, finished_at = ?, error = ? WHERE campaign = ? AND occurrence = ?`),
+		status, targeted, s.timeArg(s.now()), nullString(runErr), campaign, occurrence)
+	if err != nil {
+		return fmt.Errorf("finish run: %w", err)
+	}
+	return nil
+}
+
+// GetRun loads one run record, or returns ErrNotFound.
+func (s *DB) GetRun(ctx context.Context, campaign, occurrence string) (Run, error) {
+	r := Run{Campaign: campaign, Occurrence: occurrence}
+	var runErr sql.NullString
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status, targeted, started_at, finished_at, error FROM runs WHERE campaign = ? AND occurrence = ?`),
+		campaign, occurrence).Scan(&r.Status, &r.Targeted, scanTime{&r.StartedAt}, scanTime{&r.FinishedAt}, &runErr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.Error = runErr.String
+	return r, err
+}
