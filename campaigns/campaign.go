@@ -135,15 +135,26 @@ func (d decoder) segment(file string, n *node) *Segment {
 	if n.kind != mapNode {
 		return nil
 	}
-	if s.Name == "" && !d.has(n, "name") {
-		d.errorf(n, "", "segment: missing name")
-	}
-	if where == nil {
-		d.errorf(n, "", "segment: missing where")
-	} else {
+	d.require(n, "name", "segment")
+	if d.require(n, "where", "segment") && where != nil {
 		s.Where = d.condition(where, "where")
 	}
 	return s
+}
+
+// require reports a missing key, unless a misspelling of it was already
+// reported as an unknown key. It returns whether the key is present.
+func (d decoder) require(n *node, key, what string) bool {
+	if d.has(n, key) {
+		return true
+	}
+	for _, p := range n.pairs {
+		if levenshtein(p.key.value, key) <= 2 {
+			return false
+		}
+	}
+	d.errorf(n, "", "%s: missing %s", what, key)
+	return false
 }
 
 func (d decoder) has(n *node, key string) bool {
@@ -192,9 +203,7 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 		return nil, nil
 	}
 	for _, key := range []string{"name", "kind", "audience", "channels", "template"} {
-		if !d.has(n, key) {
-			d.errorf(n, "", "campaign: missing %s", key)
-		}
+		d.require(n, key, "campaign")
 	}
 	c.Schedule.TimeZone = defaultZone
 	if schedule != nil {
@@ -212,7 +221,9 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 	if c.SendWindow != nil && c.SendAtLocal != nil {
 		d.errorf(n, "send_at_local already fixes the local time", "campaign: send_window and send_at_local cannot both be set")
 	}
-	d.kindRules(n, c, schedule, at)
+	if c.Kind != "" { // an unknown kind was reported; its rules would only add noise
+		d.kindRules(n, c, schedule, at)
+	}
 	return c, templateNode
 }
 
@@ -282,11 +293,7 @@ func (d decoder) schedule(n *node, s *Schedule) {
 			}
 			loc, err := loadZone(tz)
 			if err != nil {
-				hint := suggest(tz, zoneNames())
-				if hint == "" {
-					hint = "use an IANA name such as Asia/Shanghai"
-				}
-				d.errorf(v, hint, "schedule.timezone: unknown time zone %q", tz)
+				d.errorf(v, zoneHint(tz), "schedule.timezone: unknown time zone %q", tz)
 				return
 			}
 			s.TimeZone, s.Location = tz, loc
@@ -305,6 +312,13 @@ func (d decoder) schedule(n *node, s *Schedule) {
 		return
 	}
 	s.Parsed = p
+}
+
+func zoneHint(tz string) string {
+	if hint := suggest(tz, zoneNames()); hint != "" {
+		return hint
+	}
+	return "use an IANA name such as Asia/Shanghai"
 }
 
 // loadZone loads an IANA zone, refusing "Local" and "" whose meaning depends

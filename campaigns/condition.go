@@ -84,6 +84,13 @@ var opsFor = map[FieldType][]Op{
 	TypeAttribute: {OpEq, OpNe, OpIn, OpNotIn, OpGt, OpGte, OpLt, OpLte, OpExists},
 }
 
+var allOps = []Op{OpEq, OpNe, OpIn, OpNotIn, OpGt, OpGte, OpLt, OpLte, OpExists, OpWithin, OpOlderThan}
+
+var typeNames = map[FieldType]string{
+	TypeString: "a text field", TypeInt: "a whole number", TypeNumber: "a number", TypeTime: "a timestamp",
+	TypeBool: "a yes/no field", TypeTier: "the tier", TypeAttribute: "an attribute",
+}
+
 // Condition is a node of a segment's condition tree: All, Any, Not, Ref,
 // Compare, Age, TagMatch or BirthdayIn.
 type Condition interface {
@@ -294,11 +301,16 @@ func (d decoder) compare(k, v *node, field string, path []string, typ FieldType)
 			for i, o := range opsFor[typ] {
 				ops[i] = string(o)
 			}
-			hint := suggest(string(op), ops)
-			if hint == "" {
-				hint = "operators for " + name + ": " + strings.Join(ops, ", ")
+			list := "operators for " + name + ": " + strings.Join(ops, ", ")
+			if slices.Contains(allOps, op) {
+				d.errorf(p.key, list, "operator %q does not apply to %s, %s", op, name, typeNames[typ])
+			} else {
+				hint := suggest(string(op), ops)
+				if hint == "" {
+					hint = list
+				}
+				d.errorf(p.key, hint, "unknown operator %q for %s", op, name)
 			}
-			d.errorf(p.key, hint, "unknown operator %q for %s", op, name)
 			bad = true
 			continue
 		}
@@ -338,7 +350,7 @@ func (d decoder) compareOp(at Pos, name, field string, path []string, typ FieldT
 		}
 		dur, err := ParseDuration(s)
 		if err != nil {
-			d.errorf(v, "write a duration such as 30d, 12h or 2w", "%s: %v", what, err)
+			d.errorf(v, "write days, weeks or hours, such as 180d, 2w or 12h", "%s: %v", what, err)
 			return nil
 		}
 		return &Age{At: at, Field: field, Op: op, Duration: dur}
@@ -528,42 +540,38 @@ func (d decoder) birthday(k, v *node) Condition {
 }
 
 // ParseDuration parses a duration written as a sequence of whole numbers with
-// units w (weeks), d (days), h, m and s: "180d", "2w", "1d12h".
+// units w (weeks), d (days) and h (hours): "180d", "2w", "1d12h". Months and
+// years are refused: they have no fixed length, and "6m" would be ambiguous.
 func ParseDuration(s string) (time.Duration, error) {
-	orig := s
+	bad := fmt.Errorf("bad duration %q", s)
 	if s == "" {
-		return 0, fmt.Errorf("empty duration")
+		return 0, bad
 	}
 	var total time.Duration
-	for s != "" {
+	for rest := s; rest != ""; {
 		i := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 			i++
 		}
-		if i == 0 || i == len(s) {
-			return 0, fmt.Errorf("bad duration %q", orig)
+		if i == 0 || i == len(rest) || i > 6 {
+			return 0, bad
 		}
-		n, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("bad duration %q", orig)
-		}
+		n, _ := strconv.Atoi(rest[:i])
 		var unit time.Duration
-		switch s[i] {
+		switch rest[i] {
 		case 'w':
 			unit = 7 * 24 * time.Hour
 		case 'd':
 			unit = 24 * time.Hour
 		case 'h':
 			unit = time.Hour
-		case 'm':
-			unit = time.Minute
-		case 's':
-			unit = time.Second
+		case 'm', 'M', 'y':
+			return 0, fmt.Errorf("bad duration %q: months and years have no fixed length", s)
 		default:
-			return 0, fmt.Errorf("bad duration %q: unknown unit %q", orig, s[i:i+1])
+			return 0, bad
 		}
 		total += time.Duration(n) * unit
-		s = s[i+1:]
+		rest = rest[i+1:]
 	}
 	return total, nil
 }

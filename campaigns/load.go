@@ -144,7 +144,7 @@ func (d decoder) settings(n *node, s *Settings) {
 				return
 			}
 			if _, err := loadZone(tz); err != nil {
-				d.errorf(v, suggest(tz, zoneNames()), "default_timezone: unknown time zone %q", tz)
+				d.errorf(v, zoneHint(tz), "default_timezone: unknown time zone %q", tz)
 				return
 			}
 			s.DefaultTimeZone = tz

@@ -3,6 +3,7 @@ package campaigns
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,9 @@ const (
 	mapNode
 	seqNode
 )
+
+// dupKeyRe matches goccy/go-yaml's duplicate-key message.
+var dupKeyRe = regexp.MustCompile(`^mapping key "(.*)" already defined at \[(\d+):(\d+)\]$`)
 
 // node is a YAML value with its position, reduced to what the loader needs.
 type node struct {
@@ -66,7 +70,11 @@ func parseYAML(file string, src []byte) (*node, *Error) {
 	if err != nil {
 		var se *yaml.SyntaxError
 		if errors.As(err, &se) && se.Token != nil {
-			return nil, &Error{Pos: Pos{file, se.Token.Position.Line, se.Token.Position.Column}, Msg: "invalid YAML: " + se.Message}
+			pos := Pos{file, se.Token.Position.Line, se.Token.Position.Column}
+			if m := dupKeyRe.FindStringSubmatch(se.Message); m != nil {
+				return nil, &Error{Pos: pos, Msg: fmt.Sprintf("duplicate key %q", m[1]), Hint: fmt.Sprintf("first defined at line %s, column %s", m[2], m[3])}
+			}
+			return nil, &Error{Pos: pos, Msg: "invalid YAML: " + se.Message}
 		}
 		return nil, &Error{Pos: Pos{File: file}, Msg: "invalid YAML: " + err.Error()}
 	}
@@ -263,4 +271,3 @@ func (d decoder) strList(n *node, what string) ([]string, []*node, bool) {
 	}
 	return out, nodes, len(out) == len(items)
 }
-

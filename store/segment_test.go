@@ -51,7 +51,7 @@ func fixtures() []customer.Customer {
 		{ExternalID: "A06", Name: "Priya Sharma", Email: "a06@example.com", Locale: "en-IN", TimeZone: "Asia/Kolkata",
 			Birthday: bday(1995, 3, 12), Tier: customer.TierEliminated,
 			Attributes: map[string]any{"nested": map[string]any{"level": 3}},
-			CreatedAt: now.Add(-10 * day)},
+			CreatedAt:  now.Add(-10 * day)},
 		{ExternalID: "A07", Name: "Robert'); DROP TABLE customers;--", Email: "a07@example.com", Locale: "en-NZ", TimeZone: "Pacific/Auckland",
 			Birthday: bday(0, 3, 11), Tier: customer.TierGold, Tags: []string{"newsletter", "tea-lover", "vip"},
 			Attributes: map[string]any{"city": "x' OR 1=1 --"}, EmailConsent: yes, SMSConsent: customer.Consent{Granted: false, At: now.Add(-5 * day)},
@@ -228,21 +228,21 @@ func TestSegments(t *testing.T) {
 // what they literally equal, and the database is intact afterwards.
 func TestSegmentHostileValues(t *testing.T) {
 	hostile := map[string]string{
-		"quote-or":      `name: {eq: "x' OR 1=1 --"}`,
-		"quote-or-in":   `locale: {in: ["zh-CN' OR '1'='1", "') OR 1=1; --"]}`,
-		"drop":          `name: "Robert'); DROP TABLE customers;--"`,
-		"attr-or":       `attributes.city: "x' OR 1=1 --"`,
-		"attr-ne":       `attributes.city: {gt: "' OR ''='"}`,
-		"union":         `email: {eq: "a' UNION SELECT * FROM customers --"}`,
-		"semicolon":     `external_id: {in: ["A01; DELETE FROM customers", "A02"]}`,
-		"dollar":        `name: {eq: "$1"}`,
-		"question":      `name: {eq: "?"}`,
-		"backslash":     `name: {eq: "\\' OR 1=1 --"}`,
+		"quote-or":    `name: {eq: "x' OR 1=1 --"}`,
+		"quote-or-in": `locale: {in: ["zh-CN' OR '1'='1", "') OR 1=1; --"]}`,
+		"drop":        `name: "Robert'); DROP TABLE customers;--"`,
+		"attr-or":     `attributes.city: "x' OR 1=1 --"`,
+		"attr-ne":     `attributes.city: {gt: "' OR ''='"}`,
+		"union":       `email: {eq: "a' UNION SELECT * FROM customers --"}`,
+		"semicolon":   `external_id: {in: ["A01; DELETE FROM customers", "A02"]}`,
+		"dollar":      `name: {eq: "$1"}`,
+		"question":    `name: {eq: "?"}`,
+		"backslash":   `name: {eq: "\\' OR 1=1 --"}`,
 	}
 	want := map[string]string{
 		"quote-or": "", "quote-or-in": "", "drop": "A07", "attr-or": "A07",
 		"attr-ne": "A01 A02 A04 A05 A07 A08", // every string city is > "' OR ''='", as plain strings
-		"union": "", "semicolon": "A02", "dollar": "", "question": "", "backslash": "",
+		"union":   "", "semicolon": "A02", "dollar": "", "question": "", "backslash": "",
 	}
 	cfg := loadSegments(t, hostile)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

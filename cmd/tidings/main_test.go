@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidings/tidings/customer"
+	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/store/storetest"
+)
+
+// tidings runs the real command line with the given database and returns
+// its exit code, stdout and stderr.
+func tidings(t *testing.T, dbURL string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"TIDINGS_DATABASE_URL": dbURL}
+	args = append([]string{"--config", "../../configs", "--templates", "../../templates"}, args...)
+	code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })
+	return code, stdout.String(), stderr.String()
+}
+
+// eachDatabase runs fn against a fresh SQLite file and a fresh PostgreSQL schema.
+func eachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.SQLiteURL(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, storetest.NewPostgresURL(t)) })
+}
+
+// badRows are the mistakes planted in the import file, one per bad row in
+// turn, with the reason the import must give.
+var badRows = []struct {
+	mutate func(rec []string) []string
+	reason string
+}{
+	{func(r []string) []string { r[3] = "12345"; return r }, `phone "12345": `},
+	{func(r []string) []string { r[2] = "wang.at.example.com"; return r }, `email "wang.at.example.com": `},
+	{func(r []string) []string { r[5] = "Mars/Olympus"; return r }, `timezone "Mars/Olympus": `},
+	{func(r []string) []string { r[6] = "2023-02-29"; return r }, `birthday "2023-02-29": `},
+	{func(r []string) []string { r[0] = ""; return r }, `external_id: `},
+	{func(r []string) []string { r[7] = "platinum"; return r }, `tier "platinum": `},
+	{func(r []string) []string { return r[:len(r)-1] }, `wrong number of fields`},
+	{func(r []string) []string { r[15] = "many"; return r }, `purchase_count "many": `},
+}
+
+// writeImportFile writes n generated customers as CSV and spoils every
+// hundredth row. It returns the line numbers of the spoiled rows.
+func writeImportFile(t *testing.T, path string, n int) map[int]string {
+	t.Helper()
+	var buf bytes.Buffer
+	w := customer.NewCSVWriter(&buf, []string{"city"})
+	g := customer.NewGenerator(7, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	for i := 0; i < n; i++ {
+		if err := w.Write(g.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	bad := map[int]string{}
+	for i := 1; i < len(lines); i++ {
+		if i%100 != 50 {
+			continue
+		}
+		// Generated rows hold no quotes or embedded commas in the fields we spoil.
+		rec := strings.Split(lines[i], ",")
+		k := (i / 100) % len(badRows)
+		lines[i] = strings.Join(badRows[k].mutate(rec), ",")
+		bad[i+1] = badRows[k].reason // line numbers are 1-based; the header is line 1
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bad
+}
+
+var reportRe = regexp.MustCompile(`^(.*): line (\d+): (.*)$`)
+
+func TestImport100kWithBadRows(t *testing.T) {
+	const rows = 100000
+	file := filepath.Join(t.TempDir(), "customers.csv")
+	bad := writeImportFile(t, file, rows)
+	if len(bad) != rows/100 {
+		t.Fatalf("planted %d bad rows", len(bad))
+	}
+	good := rows - len(bad)
+
+	eachDatabase(t, func(t *testing.T, url string) {
+		code, stdout, stderr := tidings(t, url, "customers", "import", file)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		reported := map[int]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+			m := reportRe.FindStringSubmatch(line)
+			if m == nil || m[1] != file {
+				t.Fatalf("unexpected report line %q", line)
+			}
+			n, _ := strconv.Atoi(m[2])
+			want, ok := bad[n]
+			if !ok {
+				t.Errorf("line %d reported but not bad: %s", n, line)
+				continue
+			}
+			if !strings.HasPrefix(m[3], want) {
+				t.Errorf("line %d: reason %q, want it to start with %q", n, m[3], want)
+			}
+			reported[n] = true
+		}
+		if len(reported) != len(bad) {
+			t.Errorf("%d bad rows reported, %d planted", len(reported), len(bad))
+		}
+		wantSummary := fmt.Sprintf("%s: imported %d customers (%d new, 0 updated), skipped %d bad rows\n", file, good, good, len(bad))
+		if stdout != wantSummary {
+			t.Errorf("summary %q, want %q", stdout, wantSummary)
+		}
+		if n := countCustomers(t, url); n != int64(good) {
+			t.Fatalf("%d customers in the database, want %d", n, good)
+		}
+
+		// Again: everything is an update, nothing is added.
+		code, stdout, _ = tidings(t, url, "customers", "import", file)
+		wantSummary = fmt.Sprintf("%s: imported %d customers (0 new, %d updated), skipped %d bad rows\n", file, good, good, len(bad))
+		if code != 0 || stdout != wantSummary {
+			t.Errorf("re-import: exit %d, summary %q, want %q", code, stdout, wantSummary)
+		}
+		if n := countCustomers(t, url); n != int64(good) {
+			t.Errorf("%d customers after re-import, want %d", n, good)
+		}
+	})
+}
+
+func countCustomers(t *testing.T, url string) int64 {
+	t.Helper()
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n, err := db.CountCustomers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestImportUnknownColumnWritesNothing(t *testing.T) {
+	url := storetest.SQLiteURL(t)
+	file := filepath.Join(t.TempDir(), "c.csv")
+	os.WriteFile(file, []byte("external_id,name,emial\nC1,Wang,wang@example.com\n"), 0o644)
+	code, _, stderr := tidings(t, url, "customers", "import", file)
+	if code != 1 || !strings.Contains(stderr, `unknown column "emial"; did you mean "email"?`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if n := countCustomers(t, url); n != 0 {
+		t.Errorf("%d customers imported", n)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	code, stdout, stderr := tidings(t, "", "validate")
+	if code != 0 || stdout != "../../configs: 9 segments, 3 campaigns: OK\n" {
+		t.Errorf("shipped configs: exit %d, %q %q", code, stdout, stderr)
+	}
+
+	dir := "../../campaigns/testdata/invalid/many-errors"
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), []string{"validate", "--config", dir, "--templates", "../../campaigns/testdata/templates"},
+		strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+	want, _ := os.ReadFile(filepath.Join(dir, "want.txt"))
+	want = bytes.ReplaceAll(want, []byte("testdata/"), []byte("../../campaigns/testdata/"))
+	if code != 1 || errOut.String() != string(want)+"5 errors in "+dir+"\n" {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut.String(), want)
+	}
+}
+
+func TestAudienceAndDemo(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, url string) {
+		code, stdout, stderr := tidings(t, url, "demo")
+		if code != 0 {
+			t.Fatalf("demo: exit %d\n%s", code, stderr)
+		}
+		for _, name := range []string{"spring-festival", "birthday-gift", "new-product"} {
+			if !strings.Contains(stdout, "== "+name) || !strings.Contains(stdout, "campaign "+name+": ") {
+				t.Errorf("demo output lacks %s:\n%s", name, stdout)
+			}
+		}
+
+		// audience agrees with a direct count over the same database.
+		code, stdout, stderr = tidings(t, url, "audience", "tier-gold", "--sample", "3")
+		if code != 0 {
+			t.Fatalf("audience: exit %d\n%s", code, stderr)
+		}
+		db, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var gold int64
+		db.SQL().QueryRow("SELECT COUNT(*) FROM customers WHERE tier = 'gold'").Scan(&gold)
+		if gold == 0 || !strings.HasPrefix(stdout, fmt.Sprintf("segment tier-gold: %d of %d customers\n", gold, demoCustomers)) {
+			t.Errorf("gold = %d, output:\n%s", gold, stdout)
+		}
+		if rows := strings.Count(stdout, " gold "); rows != 3 {
+			t.Errorf("%d sample rows, want 3:\n%s", rows, stdout)
+		}
+
+		code, _, stderr = tidings(t, url, "audience", "tier-golden")
+		if code != 1 || !strings.Contains(stderr, `no segment or campaign named "tier-golden"`) {
+			t.Errorf("unknown name: exit %d, %q", code, stderr)
+		}
+	})
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, args := range [][]string{{}, {"validate"}, {"audience"}, {"customers"}, {"customers", "import"}, {"customers", "generate"}, {"demo"}} {
+		code, stdout, _ := tidings(t, "", append(args, "--help")...)
+		if code != 0 || !strings.Contains(stdout, "Usage:") {
+			t.Errorf("%v --help: exit %d\n%s", args, code, stdout)
+		}
+	}
+}
