@@ -26,15 +26,20 @@ const upsertBatch = 500
 // UpsertCustomers inserts customers, or updates the ones whose external id
 // is already known, and replaces their tags. created_at is kept from the
 // first import. Within one call a repeated external id counts once: the
-// last row wins. It writes in transactions of upsertBatch customers.
+// last row wins. One call is one transaction: all of it is written or none.
 func (s *DB) UpsertCustomers(ctx context.Context, cs []customer.Customer) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upsert customers: %w", err)
+	}
+	defer tx.Rollback()
 	for start := 0; start < len(cs); start += upsertBatch {
 		end := min(start+upsertBatch, len(cs))
-		if err := s.upsertChunk(ctx, dedupe(cs[start:end])); err != nil {
+		if err := s.upsertChunk(ctx, tx, dedupe(cs[start:end])); err != nil {
 			return err
 		}
 	}
-	return nil
+	return tx.Commit()
 }
 
 // dedupe keeps the last customer of each external id, in first-seen order.
@@ -55,7 +60,7 @@ func dedupe(cs []customer.Customer) []customer.Customer {
 	return out
 }
 
-func (s *DB) upsertChunk(ctx context.Context, cs []customer.Customer) error {
+func (s *DB) upsertChunk(ctx context.Context, tx *sql.Tx, cs []customer.Customer) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -113,11 +118,6 @@ func (s *DB) upsertChunk(ctx context.Context, cs []customer.Customer) error {
 	}
 	q.WriteString(" RETURNING id, external_id")
 
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("upsert customers: %w", err)
-	}
-	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, s.rebind(q.String()), args...)
 	if err != nil {
 		return fmt.Errorf("upsert customers: %w", err)
@@ -160,7 +160,7 @@ func (s *DB) upsertChunk(ctx context.Context, cs []customer.Customer) error {
 			return fmt.Errorf("insert tags: %w", err)
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 func placeholders(n int) string {

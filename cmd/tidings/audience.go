@@ -47,6 +47,17 @@ func (a *app) audience(ctx context.Context, name string, sample int, now time.Ti
 	if err != nil {
 		return err
 	}
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return a.printAudience(ctx, cfg, db, name, sample, now)
+}
+
+// printAudience prints the count, per-channel reach and a sample of the
+// customers a segment or campaign selects.
+func (a *app) printAudience(ctx context.Context, cfg *campaigns.Config, db *store.DB, name string, sample int, now time.Time) error {
 	var cond campaigns.Condition
 	zone := cfg.Settings.DefaultTimeZone
 	var camp *campaigns.Campaign
@@ -64,11 +75,6 @@ func (a *app) audience(ctx context.Context, name string, sample int, now time.Ti
 	if err != nil {
 		return err
 	}
-	db, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 
 	start := time.Now()
 	opts := store.AudienceOptions{Now: now, DefaultZone: loc}

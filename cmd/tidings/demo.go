@@ -35,28 +35,26 @@ func (a *app) demo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer db.Close()
 	n, err := db.CountCustomers(ctx)
 	if err != nil {
-		db.Close()
 		return err
 	}
 	if n == 0 {
 		start := time.Now()
 		fmt.Fprintf(a.stdout, "creating a demo database of %d customers at %s …\n", demoCustomers, a.databaseURL())
 		if err := a.generate(ctx, db, demoCustomers, 1); err != nil {
-			db.Close()
 			return err
 		}
 		fmt.Fprintf(a.stdout, "done in %s\n", time.Since(start).Round(time.Millisecond))
 	} else {
 		fmt.Fprintf(a.stdout, "using %s (%d customers)\n", a.databaseURL(), n)
 	}
-	db.Close()
 	fmt.Fprintf(a.stdout, "configuration %s: %d segments, %d campaigns\n", a.configDir, len(cfg.Segments), len(cfg.Campaigns))
 	for _, name := range cfg.CampaignNames() {
 		c := cfg.Campaigns[name]
 		fmt.Fprintf(a.stdout, "\n== %s (%s, %s) — %s\n", name, c.Kind, c.Schedule.TimeZone, c.Description)
-		if err := a.audience(ctx, name, 3, time.Now()); err != nil {
+		if err := a.printAudience(ctx, cfg, db, name, 3, time.Now()); err != nil {
 			return err
 		}
 	}
