@@ -299,7 +299,17 @@ func (d decoder) schedule(n *node, s *Schedule) {
 			s.TimeZone, s.Location = tz, loc
 		},
 	})
-	if s.Cron == "" {
+	if cronNode == nil {
+		return
+	}
+	if strings.TrimSpace(s.Cron) == "" {
+		if _, isStr := cronNode.scalar.(string); isStr {
+			d.errorf(cronNode, `such as "0 9 * * *"`, "schedule.cron: empty")
+		}
+		return
+	}
+	if strings.HasPrefix(s.Cron, "@every") {
+		d.errorf(cronNode, `campaigns fire at times of day: use five fields such as "0 9 * * *", or @daily`, "schedule.cron: %q is not supported", s.Cron)
 		return
 	}
 	if strings.HasPrefix(s.Cron, "CRON_TZ=") || strings.HasPrefix(s.Cron, "TZ=") {
@@ -512,13 +522,16 @@ func (d decoder) gift(n *node) *Gift {
 					}
 				},
 			})
-			for _, key := range []string{"prefix", "amount", "currency"} {
-				if v.kind == mapNode && !d.has(v, key) {
-					d.errorf(v, "", "gift.coupon: missing %s", key)
+			if v.kind == mapNode {
+				for _, key := range []string{"prefix", "amount", "currency"} {
+					d.require(v, key, "gift.coupon")
 				}
 			}
 			g.Coupon = c
 		},
 	})
+	if n.kind == mapNode {
+		d.require(n, "coupon", "gift")
+	}
 	return g
 }

@@ -84,6 +84,14 @@ var opsFor = map[FieldType][]Op{
 	TypeAttribute: {OpEq, OpNe, OpIn, OpNotIn, OpGt, OpGte, OpLt, OpLte, OpExists},
 }
 
+func opList(typ FieldType) string {
+	ops := make([]string, len(opsFor[typ]))
+	for i, o := range opsFor[typ] {
+		ops[i] = string(o)
+	}
+	return strings.Join(ops, ", ")
+}
+
 var allOps = []Op{OpEq, OpNe, OpIn, OpNotIn, OpGt, OpGte, OpLt, OpLte, OpExists, OpWithin, OpOlderThan}
 
 var typeNames = map[FieldType]string{
@@ -297,11 +305,8 @@ func (d decoder) compare(k, v *node, field string, path []string, typ FieldType)
 	for _, p := range v.pairs {
 		op := Op(p.key.value)
 		if !slices.Contains(opsFor[typ], op) {
-			ops := make([]string, len(opsFor[typ]))
-			for i, o := range opsFor[typ] {
-				ops[i] = string(o)
-			}
-			list := "operators for " + name + ": " + strings.Join(ops, ", ")
+			ops := strings.Split(opList(typ), ", ")
+			list := "operators for " + name + ": " + opList(typ)
 			if slices.Contains(allOps, op) {
 				d.errorf(p.key, list, "operator %q does not apply to %s, %s", op, name, typeNames[typ])
 			} else {
@@ -336,6 +341,11 @@ func (d decoder) compare(k, v *node, field string, path []string, typ FieldType)
 
 func (d decoder) compareOp(at Pos, name, field string, path []string, typ FieldType, op Op, v *node) Condition {
 	what := name + "." + string(op)
+	if !slices.Contains(opsFor[typ], op) {
+		// Only the shorthands get here: `created_at: "2026-01-01"` is an eq.
+		d.errorf(v, "operators for "+name+": "+opList(typ), "%s cannot be compared with %s, %s", name, op, typeNames[typ])
+		return nil
+	}
 	switch op {
 	case OpExists:
 		b, ok := d.boolean(v, what)
@@ -505,13 +515,17 @@ func (d decoder) tagList(k, n *node, op Op) *TagMatch {
 		d.errorf(n, "", "%s: empty list", what)
 		return nil
 	}
+	var uniq []string
 	for i, t := range tags {
 		if !tagRe.MatchString(t) {
 			d.errorf(nodes[i], "tags are lower-case: letters, digits, _ . : -", "%s: bad tag %q", what, t)
 			return nil
 		}
+		if !slices.Contains(uniq, t) { // `all: [vip, vip]` must not need two vip tags
+			uniq = append(uniq, t)
+		}
 	}
-	return &TagMatch{At: k.pos, Op: op, Tags: tags}
+	return &TagMatch{At: k.pos, Op: op, Tags: uniq}
 }
 
 func (d decoder) birthday(k, v *node) Condition {
@@ -539,6 +553,9 @@ func (d decoder) birthday(k, v *node) Condition {
 	return out
 }
 
+// maxDuration keeps durations far from time.Duration's 292-year limit.
+const maxDuration = 100 * 365 * 24 * time.Hour
+
 // ParseDuration parses a duration written as a sequence of whole numbers with
 // units w (weeks), d (days) and h (hours): "180d", "2w", "1d12h". Months and
 // years are refused: they have no fixed length, and "6m" would be ambiguous.
@@ -553,7 +570,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 			i++
 		}
-		if i == 0 || i == len(rest) || i > 6 {
+		if i == 0 || i == len(rest) || i > 5 {
 			return 0, bad
 		}
 		n, _ := strconv.Atoi(rest[:i])
@@ -571,6 +588,9 @@ func ParseDuration(s string) (time.Duration, error) {
 			return 0, bad
 		}
 		total += time.Duration(n) * unit
+		if total > maxDuration {
+			return 0, fmt.Errorf("bad duration %q: longer than 100 years", s)
+		}
 		rest = rest[i+1:]
 	}
 	return total, nil

@@ -67,16 +67,7 @@ func Load(dir, templatesDir string) (*Config, error) {
 	d := decoder{errs: &errs}
 	cfg := &Config{Settings: DefaultSettings(), Segments: map[string]*Segment{}, Campaigns: map[string]*Campaign{}}
 
-	settingsFile := filepath.Join(dir, "tidings.yaml")
-	if src, err := os.ReadFile(settingsFile); err == nil {
-		if n, perr := parseYAML(settingsFile, src); perr != nil {
-			errs = append(errs, perr)
-		} else if n.kind != nullNode {
-			d.settings(n, &cfg.Settings)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		errs = append(errs, &Error{Pos: Pos{File: settingsFile}, Msg: err.Error()})
-	}
+	d.loadSettings(dir, &cfg.Settings)
 	if _, err := os.Stat(dir); err != nil {
 		errs = append(errs, &Error{Pos: Pos{File: dir}, Msg: "configuration folder not found", Hint: "pass --config DIR"})
 		return nil, errs.err()
@@ -134,6 +125,36 @@ func Load(dir, templatesDir string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// LoadSettings reads only dir/tidings.yaml, for commands that need the
+// settings but not the campaigns (a broken campaign file must not stop a
+// customer import). A missing file gives the defaults.
+func LoadSettings(dir string) (Settings, error) {
+	var errs Errors
+	s := DefaultSettings()
+	decoder{errs: &errs}.loadSettings(dir, &s)
+	return s, errs.err()
+}
+
+func (d decoder) loadSettings(dir string, s *Settings) {
+	file := filepath.Join(dir, "tidings.yaml")
+	src, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		*d.errs = append(*d.errs, &Error{Pos: Pos{File: file}, Msg: err.Error()})
+		return
+	}
+	n, perr := parseYAML(file, src)
+	if perr != nil {
+		*d.errs = append(*d.errs, perr)
+		return
+	}
+	if n.kind != nullNode {
+		d.settings(n, s)
+	}
 }
 
 func (d decoder) settings(n *node, s *Settings) {

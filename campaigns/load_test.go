@@ -64,3 +64,31 @@ func TestValidConfig(t *testing.T) {
 		t.Errorf("new-product at = %v", p.At)
 	}
 }
+
+func TestLeadingZeroNumbersAreDecimal(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "segments"), 0o755)
+	os.WriteFile(filepath.Join(dir, "segments", "aug.yaml"), []byte("name: aug\nwhere:\n  birth_month: 08\n"), 0o644)
+	cfg, err := campaigns.Load(dir, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := cfg.Segments["aug"].Where.(*campaigns.Compare)
+	if !ok || c.Value != int64(8) {
+		t.Errorf("birth_month: 08 decoded as %#v", cfg.Segments["aug"].Where)
+	}
+}
+
+func TestLoadSettingsIgnoresCampaigns(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "campaigns"), 0o755)
+	os.WriteFile(filepath.Join(dir, "campaigns", "broken.yaml"), []byte("name: [\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tidings.yaml"), []byte("phone_region: US\n"), 0o644)
+	s, err := campaigns.LoadSettings(dir)
+	if err != nil || s.PhoneRegion != "US" || s.DefaultTimeZone != "Asia/Shanghai" {
+		t.Errorf("got %+v, %v", s, err)
+	}
+	if s, err := campaigns.LoadSettings(filepath.Join(dir, "missing")); err != nil || s != campaigns.DefaultSettings() {
+		t.Errorf("missing folder: %+v, %v", s, err)
+	}
+}

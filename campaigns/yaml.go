@@ -11,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // The loader decodes YAML by hand from goccy/go-yaml's syntax tree instead of
@@ -26,6 +27,8 @@ const (
 	mapNode
 	seqNode
 )
+
+var leadingZeroRe = regexp.MustCompile(`^0[0-9]{1,17}$`)
 
 // dupKeyRe matches goccy/go-yaml's duplicate-key message.
 var dupKeyRe = regexp.MustCompile(`^mapping key "(.*)" already defined at \[(\d+):(\d+)\]$`)
@@ -107,11 +110,23 @@ func convert(file string, n ast.Node) (*node, *Error) {
 	case *ast.NullNode:
 		return &node{kind: nullNode, pos: pos}, nil
 	case *ast.StringNode:
+		// goccy reads a plain 08 as a string (no octal 8); a marketer writing
+		// `birth_month: 08` means eight.
+		if tk.Type == token.StringType && leadingZeroRe.MatchString(v.Value) {
+			i, _ := strconv.ParseInt(v.Value, 10, 64)
+			return &node{kind: scalarNode, pos: pos, value: v.Value, scalar: i}, nil
+		}
 		return &node{kind: scalarNode, pos: pos, value: v.Value, scalar: v.Value}, nil
 	case *ast.LiteralNode:
 		return &node{kind: scalarNode, pos: pos, value: v.Value.Value, scalar: v.Value.Value}, nil
 	case *ast.IntegerNode:
-		i, err := strconv.ParseInt(strings.ReplaceAll(tk.Value, "_", ""), 0, 64)
+		// Base 10 unless the text says otherwise: birth_month: 08 is 8, not
+		// an octal error.
+		text, base := strings.ReplaceAll(tk.Value, "_", ""), 10
+		if len(text) > 2 && text[0] == '0' && strings.ContainsRune("xXoObB", rune(text[1])) {
+			base = 0
+		}
+		i, err := strconv.ParseInt(text, base, 64)
 		if err != nil {
 			return &node{kind: scalarNode, pos: pos, value: tk.Value, scalar: tk.Value}, nil
 		}
@@ -129,9 +144,9 @@ func convert(file string, n ast.Node) (*node, *Error) {
 	case *ast.AliasNode:
 		return nil, &Error{Pos: pos, Msg: "YAML aliases (*name) are not supported here", Hint: "write the value out, or reuse a segment with `segment: NAME`"}
 	case *ast.MappingValueNode:
-		return convertPairs(file, []*ast.MappingValueNode{v})
+		return convertPairs(file, pos, []*ast.MappingValueNode{v})
 	case *ast.MappingNode:
-		return convertPairs(file, v.Values)
+		return convertPairs(file, pos, v.Values)
 	case *ast.SequenceNode:
 		out := &node{kind: seqNode, pos: pos}
 		for _, item := range v.Values {
@@ -146,8 +161,10 @@ func convert(file string, n ast.Node) (*node, *Error) {
 	return nil, &Error{Pos: pos, Msg: fmt.Sprintf("unsupported YAML construct %q", tk.Value)}
 }
 
-func convertPairs(file string, values []*ast.MappingValueNode) (*node, *Error) {
-	out := &node{kind: mapNode}
+// convertPairs builds a mapping node. Its position is its first key's, or
+// for an empty mapping `{}`, the brace's.
+func convertPairs(file string, pos Pos, values []*ast.MappingValueNode) (*node, *Error) {
+	out := &node{kind: mapNode, pos: pos}
 	for i, mv := range values {
 		k, err := convert(file, mv.Key)
 		if err != nil {

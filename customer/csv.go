@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -392,6 +393,23 @@ func (r *CSVReader) customer(rec []string) (Customer, error) {
 		return Customer{}, &RowError{Line: line, Column: r.cols[i].header, Reason: "required"}
 	}
 	return c, nil
+}
+
+// Columns lists the customer fields the file has, by their canonical
+// column names ("email", "birthday", …, and "attributes" when it has any
+// attributes.NAME column), in header order. An import updates only these.
+func (r *CSVReader) Columns() []string {
+	var out []string
+	for _, col := range r.cols {
+		name := "attributes"
+		if col.field != fAttribute {
+			name = canonicalName(col.field)
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (r *CSVReader) column(f field) int {

@@ -556,3 +556,13 @@ C2,Li Na,12345,general
 	// C1 王伟 +8613812345678 gold
 	// skipped: line 3: mobile "12345": not a valid phone number for region CN
 }
+
+func TestCSVReaderColumns(t *testing.T) {
+	r, err := NewCSVReader(strings.NewReader("ID,Email,attributes.city,attr.size,Tags\n"), Normalizer{DefaultRegion: "CN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.Columns(), ","); got != "external_id,email,attributes,tags" {
+		t.Errorf("Columns() = %s", got)
+	}
+}

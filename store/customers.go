@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,19 +25,74 @@ var customerColumns = []string{
 // (SQLite 32766, PostgreSQL 65535) while amortizing round trips.
 const upsertBatch = 500
 
-// UpsertCustomers inserts customers, or updates the ones whose external id
-// is already known, and replaces their tags. created_at is kept from the
-// first import. Within one call a repeated external id counts once: the
-// last row wins. One call is one transaction: all of it is written or none.
+// UpsertCustomers inserts customers, or updates every field of the ones
+// whose external id is already known and replaces their tags and attributes.
+// created_at is kept from the first insert. Within one call a repeated
+// external id counts once: the last row wins. One call is one transaction:
+// all of it is written or none.
 func (s *DB) UpsertCustomers(ctx context.Context, cs []customer.Customer) error {
+	return s.upsert(ctx, cs, nil)
+}
+
+// ImportCustomers is UpsertCustomers for a file that has only some columns
+// (customer.CSVReader.Columns): a known customer gets only those columns
+// updated, its tags are replaced only when "tags" is among them, and
+// attributes are merged key by key, so importing `external_id,email` changes
+// emails and nothing else. New customers get defaults for the rest.
+func (s *DB) ImportCustomers(ctx context.Context, cs []customer.Customer, columns []string) error {
+	only := make(map[string]bool, len(columns))
+	for _, c := range columns {
+		if _, ok := updateColumns[c]; !ok && c != "external_id" && c != "tags" && c != "created_at" {
+			return fmt.Errorf("import customers: unknown column %q", c)
+		}
+		only[c] = true
+	}
+	return s.upsert(ctx, cs, only)
+}
+
+// updateColumns maps import columns to the table columns they set. created_at
+// is absent on purpose: it never changes after the first insert.
+var updateColumns = map[string][]string{
+	"name": {"name"}, "email": {"email"}, "phone": {"phone"}, "locale": {"locale"}, "timezone": {"timezone"},
+	"birthday": {"birth_year", "birth_month", "birth_day"}, "tier": {"tier"}, "attributes": {"attributes"},
+	"email_consent": {"email_consent"}, "email_consent_at": {"email_consent_at"},
+	"sms_consent": {"sms_consent"}, "sms_consent_at": {"sms_consent_at"},
+	"last_purchase_at": {"last_purchase_at"}, "purchase_count": {"purchase_count"}, "total_spent": {"total_spent"},
+}
+
+// updateClause is the ON CONFLICT assignment list: every column for a full
+// upsert (only == nil), or those of the given import columns.
+func (s *DB) updateClause(only map[string]bool) string {
+	sets := []string{"updated_at = excluded.updated_at"}
+	for _, name := range slices.Sorted(maps.Keys(updateColumns)) {
+		if only != nil && !only[name] {
+			continue
+		}
+		for _, col := range updateColumns[name] {
+			switch {
+			case col == "attributes" && only != nil && s.dialect == SQLite:
+				sets = append(sets, "attributes = json_patch(customers.attributes, excluded.attributes)")
+			case col == "attributes" && only != nil:
+				sets = append(sets, "attributes = customers.attributes || excluded.attributes")
+			default:
+				sets = append(sets, col+" = excluded."+col)
+			}
+		}
+	}
+	return strings.Join(sets, ", ")
+}
+
+func (s *DB) upsert(ctx context.Context, cs []customer.Customer, only map[string]bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("upsert customers: %w", err)
 	}
 	defer tx.Rollback()
+	update := s.updateClause(only)
+	replaceTags := only == nil || only["tags"]
 	for start := 0; start < len(cs); start += upsertBatch {
 		end := min(start+upsertBatch, len(cs))
-		if err := s.upsertChunk(ctx, tx, dedupe(cs[start:end])); err != nil {
+		if err := s.upsertChunk(ctx, tx, dedupe(cs[start:end]), update, replaceTags); err != nil {
 			return err
 		}
 	}
@@ -60,7 +117,7 @@ func dedupe(cs []customer.Customer) []customer.Customer {
 	return out
 }
 
-func (s *DB) upsertChunk(ctx context.Context, tx *sql.Tx, cs []customer.Customer) error {
+func (s *DB) upsertChunk(ctx context.Context, tx *sql.Tx, cs []customer.Customer, update string, replaceTags bool) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -104,19 +161,7 @@ func (s *DB) upsertChunk(ctx context.Context, tx *sql.Tx, cs []customer.Customer
 			s.timeArg(created), s.timeArg(now), s.timeArg(c.LastPurchase), c.PurchaseCount, c.TotalSpent,
 		)
 	}
-	q.WriteString(" ON CONFLICT (external_id) DO UPDATE SET ")
-	first := true
-	for _, col := range customerColumns {
-		if col == "external_id" || col == "created_at" {
-			continue
-		}
-		if !first {
-			q.WriteString(", ")
-		}
-		first = false
-		q.WriteString(col + " = excluded." + col)
-	}
-	q.WriteString(" RETURNING id, external_id")
+	q.WriteString(" ON CONFLICT (external_id) DO UPDATE SET " + update + " RETURNING id, external_id")
 
 	rows, err := tx.QueryContext(ctx, s.rebind(q.String()), args...)
 	if err != nil {
@@ -139,6 +184,9 @@ func (s *DB) upsertChunk(ctx context.Context, tx *sql.Tx, cs []customer.Customer
 		return fmt.Errorf("upsert customers: %w", err)
 	}
 
+	if !replaceTags {
+		return nil
+	}
 	idList := make([]any, 0, len(ids))
 	for _, id := range ids {
 		idList = append(idList, id)

@@ -86,7 +86,11 @@ type compiler struct {
 
 func (c *compiler) arg(v any) string {
 	if t, ok := v.(time.Time); ok {
+		// Unlike a stored time, a compared one is never NULL, even when zero.
 		v = c.s.timeArg(t)
+		if t.IsZero() {
+			v = c.s.timeArg(t.Add(time.Nanosecond))
+		}
 	}
 	c.args = append(c.args, v)
 	return "?"
@@ -190,7 +194,7 @@ func (c *compiler) compare(n *campaigns.Compare) (string, error) {
 		if len(n.Values) > 0 {
 			in = fmt.Sprintf("%s IN (%s)", col.expr, c.list(n.Values))
 		}
-		if col.nullable {
+		if col.nullable || col.empty {
 			in = "(" + set + " AND " + in + ")"
 		}
 		if n.Op == campaigns.OpNotIn {
@@ -199,7 +203,7 @@ func (c *compiler) compare(n *campaigns.Compare) (string, error) {
 		return "(" + in + ")", nil
 	case campaigns.OpNe:
 		eq := fmt.Sprintf("%s = %s", col.expr, c.arg(n.Value))
-		if col.nullable {
+		if col.nullable || col.empty {
 			eq = set + " AND " + eq
 		}
 		return "(NOT (" + eq + "))", nil
@@ -209,7 +213,7 @@ func (c *compiler) compare(n *campaigns.Compare) (string, error) {
 		return "", fmt.Errorf("%s: unsupported operator %s", n.At, n.Op)
 	}
 	expr := fmt.Sprintf("%s %s %s", col.expr, op, c.arg(n.Value))
-	if col.nullable {
+	if col.nullable || col.empty {
 		expr = set + " AND " + expr
 	}
 	return "(" + expr + ")", nil
@@ -378,9 +382,11 @@ func (c *compiler) birthday(n *campaigns.BirthdayIn) (string, error) {
 		} else {
 			day = "c.birth_day = " + c.arg(t.day)
 		}
-		parts = append(parts, fmt.Sprintf("((%s) AND c.birth_month = %s AND %s)", strings.Join(who, " OR "), month, day))
+		// COALESCE: `c.timezone IN (…)` is NULL for a customer without a
+		// zone, and a NULL here would make `not: {birthday: …}` drop them.
+		parts = append(parts, fmt.Sprintf("(COALESCE(%s, FALSE) AND c.birth_month = %s AND %s)", strings.Join(who, " OR "), month, day))
 	}
-	return "(" + strings.Join(parts, " OR ") + ")", nil
+	return "(c.birth_month IS NOT NULL AND c.birth_day IS NOT NULL AND (" + strings.Join(parts, " OR ") + "))", nil
 }
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }

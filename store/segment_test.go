@@ -135,6 +135,12 @@ all:
 	{"birthday tomorrow (Pago Pago is a day behind)", `birthday: {in_days: 1}`, now, "A03"},
 	{"birthday in two days (Kolkata)", `birthday: {in_days: 2}`, now, "A06"},
 	{"birthday today, gold only", `{birthday: {in_days: 0}, tier: gold}`, now, "A01 A07"},
+	{"not birthday today includes no birthday", `not: {birthday: {in_days: 0}}`, now, "A03 A05 A06 A08 A09 A10"},
+	{"not birthday tomorrow includes no zone", `not: {birthday: {in_days: 1}}`, now, "A01 A02 A04 A05 A06 A07 A08 A09 A10"},
+	{"repeated tags count once", `tags: {all: [vip, vip]}`, now, "A01 A02 A07"},
+	{"zero time is a value, not NULL", `created_at: {gt: "0001-01-01"}`, now, "A01 A02 A03 A04 A05 A06 A07 A08 A09 A10"},
+	{"a name orders against names", `name: {lt: "L"}`, now, "A08 A09"},
+	{"not of a name order includes nobody extra", `not: {name: {lt: "L"}}`, now, "A01 A02 A03 A04 A05 A06 A07 A10"},
 	// 2027 is a common year: 29 February is celebrated on 28 February.
 	// At 12:00 UTC on 28 Feb 2027 it is already 1 March on Chatham.
 	{"29 Feb celebrated on 28 Feb in a common year", `birthday: {in_days: 0}`, time.Date(2027, 2, 28, 12, 0, 0, 0, time.UTC), "A05"},
@@ -260,6 +266,23 @@ func TestSegmentHostileValues(t *testing.T) {
 		n, err := db.CountCustomers(ctx)
 		if err != nil || n != int64(len(fixtures())) {
 			t.Fatalf("customers after hostile queries: %d, %v", n, err)
+		}
+	})
+}
+
+// A customer without a name (stored as ”) has no name to order: `lt: "B"`
+// does not select them, and its `not` does.
+func TestSegmentEmptyName(t *testing.T) {
+	cfg := loadSegments(t, map[string]string{"lt": `name: {lt: "B"}`, "not-lt": `not: {name: {lt: "B"}}`, "ne": `name: {ne: Aaron}`})
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		cs := []customer.Customer{{ExternalID: "N1", Name: "Aaron"}, {ExternalID: "N2"}, {ExternalID: "N3", Name: "Zoe"}}
+		if err := db.UpsertCustomers(context.Background(), cs); err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{"lt": "N1", "not-lt": "N2 N3", "ne": "N2 N3"} {
+			if got := audienceIDs(t, db, cfg.Segments[name].Where, now); got != want {
+				t.Errorf("%s: got %q, want %q", name, got, want)
+			}
 		}
 	})
 }

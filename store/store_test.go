@@ -203,3 +203,44 @@ func TestEveryFieldHasAColumn(t *testing.T) {
 		}
 	})
 }
+
+// Importing a file with only some columns changes those columns and nothing
+// else: not the tier, not the consent, not the tags, not other attributes.
+func TestImportOnlyGivenColumns(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		full := fixtures()[0] // A01: gold, tags tea-lover+vip, city Shanghai, age 36, consents
+		if err := db.UpsertCustomers(ctx, []customer.Customer{full}); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := db.CustomerByExternalID(ctx, "A01")
+
+		partial := customer.Customer{ExternalID: "A01", Email: "new@example.com", Attributes: map[string]any{"city": "Hangzhou"}}
+		fresh := customer.Customer{ExternalID: "Z99", Email: "z@example.com"}
+		if err := db.ImportCustomers(ctx, []customer.Customer{partial, fresh}, []string{"external_id", "email", "attributes"}); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := db.CustomerByExternalID(ctx, "A01")
+		want := before
+		want.Email = "new@example.com"
+		want.Attributes = map[string]any{"city": "Hangzhou", "age": float64(36)}
+		if !reflect.DeepEqual(after, want) {
+			t.Errorf("after partial import:\n got %+v\nwant %+v", after, want)
+		}
+		z, err := db.CustomerByExternalID(ctx, "Z99")
+		if err != nil || z.Tier != customer.TierGeneral || z.Email != "z@example.com" {
+			t.Errorf("new customer from a partial import: %+v, %v", z, err)
+		}
+
+		// With a tags column, tags are replaced; an empty cell clears them.
+		if err := db.ImportCustomers(ctx, []customer.Customer{{ExternalID: "A01"}}, []string{"external_id", "tags"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.CustomerByExternalID(ctx, "A01"); len(got.Tags) != 0 || got.Tier != customer.TierGold {
+			t.Errorf("after tags import: tags %v, tier %s", got.Tags, got.Tier)
+		}
+		if err := db.ImportCustomers(ctx, nil, []string{"nickname"}); err == nil {
+			t.Error("unknown column accepted")
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/store"
 )
@@ -46,11 +47,12 @@ same file again updates them instead of adding duplicates.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if region == "" {
-				cfg, err := a.loadConfig()
+				// Only tidings.yaml: a broken campaign file must not stop an import.
+				settings, err := campaigns.LoadSettings(a.configDir)
 				if err != nil {
 					return err
 				}
-				region = cfg.Settings.PhoneRegion
+				region = settings.PhoneRegion
 			}
 			return a.importCSV(cmd.Context(), args[0], region)
 		},
@@ -87,20 +89,32 @@ func (a *app) importCSV(ctx context.Context, path, region string) error {
 	}
 
 	prog := a.newProgress("importing "+path, st.Size())
-	var good, bad int
+	columns := r.Columns()
+	seen := map[string]struct{}{} // distinct external ids: a repeated id is one customer
+	saved, bad := 0, 0
 	batch := make([]customer.Customer, 0, importBatch)
 	flush := func() error {
-		if err := db.UpsertCustomers(ctx, batch); err != nil {
+		if err := db.ImportCustomers(ctx, batch, columns); err != nil {
 			return err
 		}
-		good += len(batch)
+		for _, c := range batch {
+			seen[c.ExternalID] = struct{}{}
+		}
+		saved = len(seen)
 		batch = batch[:0]
-		prog.update(r.BytesRead(), good+bad)
+		prog.update(r.BytesRead(), saved+bad)
 		return nil
+	}
+	// stopped reports what was already saved when the import cannot go on:
+	// every batch before it is committed.
+	stopped := func(err error) error {
+		prog.clear()
+		fmt.Fprintf(a.stderr, "%s: stopped after saving %d customers (%d bad rows so far)\n", path, saved, bad)
+		return err
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return stopped(err)
 		}
 		c, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -114,17 +128,17 @@ func (a *app) importCSV(ctx context.Context, path, region string) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return stopped(fmt.Errorf("%s: %w", path, err))
 		}
 		batch = append(batch, c)
 		if len(batch) == importBatch {
 			if err := flush(); err != nil {
-				return err
+				return stopped(err)
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return err
+		return stopped(err)
 	}
 	prog.done()
 	after, err := db.CountCustomers(ctx)
@@ -133,7 +147,7 @@ func (a *app) importCSV(ctx context.Context, path, region string) error {
 	}
 	added := after - before
 	fmt.Fprintf(a.stdout, "%s: imported %d customers (%d new, %d updated), skipped %d bad %s\n",
-		path, good, added, int64(good)-added, bad, plural(bad, "row", "rows"))
+		path, saved, added, int64(saved)-added, bad, plural(bad, "row", "rows"))
 	return nil
 }
 

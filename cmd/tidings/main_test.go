@@ -229,3 +229,37 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		}
 	}
 }
+
+// A repeated external id is one customer, and a partial file updates only
+// its columns. A broken campaign file does not stop an import.
+func TestImportCountsAndPartialColumns(t *testing.T) {
+	url := storetest.SQLiteURL(t)
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full.csv")
+	os.WriteFile(full, []byte("external_id,name,tier,tags,email\nC1,Wang,gold,vip,a@example.com\nC2,Li,key,,b@example.com\nC1,Wang Fang,gold,vip,a@example.com\n"), 0o644)
+	code, stdout, stderr := tidings(t, url, "customers", "import", full)
+	if want := full + ": imported 2 customers (2 new, 0 updated), skipped 0 bad rows\n"; code != 0 || stdout != want {
+		t.Fatalf("exit %d, %q (want %q), %s", code, stdout, want, stderr)
+	}
+
+	partial := filepath.Join(dir, "emails.csv")
+	os.WriteFile(partial, []byte("external_id,email\nC1,new@example.com\n"), 0o644)
+	cfgDir := filepath.Join(dir, "configs")
+	os.MkdirAll(filepath.Join(cfgDir, "campaigns"), 0o755)
+	os.WriteFile(filepath.Join(cfgDir, "campaigns", "broken.yaml"), []byte("name: [\n"), 0o644)
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), []string{"--config", cfgDir, "customers", "import", partial}, strings.NewReader(""), &out, &errOut,
+		func(k string) string { return map[string]string{"TIDINGS_DATABASE_URL": url}[k] })
+	if code != 0 {
+		t.Fatalf("partial import: exit %d: %s", code, errOut.String())
+	}
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, _ := db.CustomerByExternalID(context.Background(), "C1")
+	if c.Email != "new@example.com" || c.Name != "Wang Fang" || c.Tier != customer.TierGold || strings.Join(c.Tags, ",") != "vip" {
+		t.Errorf("after partial import: %+v", c)
+	}
+}
