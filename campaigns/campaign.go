@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/tidings/tidings/internal/typo"
 )
 
 // Kind is what triggers a campaign.
@@ -149,7 +151,7 @@ func (d decoder) require(n *node, key, what string) bool {
 		return true
 	}
 	for _, p := range n.pairs {
-		if levenshtein(p.key.value, key) <= 2 {
+		if typo.Close(typo.Distance(p.key.value, key), key) {
 			return false
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tidings/tidings/internal/typo"
 )
 
 // Pos is a position in a configuration file: the file's path as given to the
@@ -73,38 +75,12 @@ func (es Errors) err() error {
 	return es
 }
 
-// suggest returns `did you mean "x"?` for the candidate closest to s, if it is
-// close enough to be a likely typo, and "" otherwise.
+// suggest returns `did you mean "x"?` for the candidate closest to s, if it
+// is close enough to be a likely typo, and "" otherwise.
 func suggest(s string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := levenshtein(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
+	best := typo.Nearest(s, candidates)
 	if best == "" || best == s {
 		return ""
 	}
 	return fmt.Sprintf("did you mean %q?", best)
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/tidings/tidings/internal/typo"
 )
 
 // RowError is a bad row in a CSV import. The row is skipped; reading can go
@@ -256,10 +256,10 @@ func validAttributeKey(k string) bool {
 func unknownColumn(h string) string {
 	msg := fmt.Sprintf("unknown column %q", h)
 	c := canonicalHeader(h)
-	if s := suggest(c, knownColumns); s != "" {
+	if s := typo.Nearest(c, knownColumns); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	} else if prefix, rest, ok := strings.Cut(c, "."); ok && validAttributeKey(rest) &&
-		(closeTo(prefix, "attributes") || closeTo(prefix, "attr")) {
+		(typo.Close(typo.Distance(prefix, "attributes"), "attributes") || typo.Close(typo.Distance(prefix, "attr"), "attr")) {
 		return msg + fmt.Sprintf("; did you mean %q?", "attributes."+rest)
 	}
 	attr := c
@@ -267,51 +267,6 @@ func unknownColumn(h string) string {
 		attr = "<name>"
 	}
 	return msg + " (to import it as an attribute, name the column attributes." + attr + ")"
-}
-
-// suggest returns the candidate closest to s, if it is close enough to be
-// a likely typo.
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", math.MaxInt
-	for _, c := range candidates {
-		if d := levenshtein(s, c); d < bestDist && closeEnough(d, c) {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func closeTo(s, candidate string) bool {
-	return closeEnough(levenshtein(s, candidate), candidate)
-}
-
-// closeEnough reports whether an edit distance d to candidate is a typo.
-// Two edits turn "id" into any two-letter word, so a candidate must keep
-// more than d of its letters.
-func closeEnough(d int, candidate string) bool {
-	return d <= 2 && d < utf8.RuneCountInString(candidate)
-}
-
-// levenshtein returns the edit distance between a and b, counted in runes.
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // BytesRead returns how much of the input has been consumed: the offset of

@@ -507,26 +507,6 @@ func TestAttributeValue(t *testing.T) {
 	}
 }
 
-func TestLevenshtein(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"email", "email", 0},
-		{"emial", "email", 2},
-		{"emai", "email", 1},
-		{"", "abc", 3},
-		{"生日", "生日期", 1},
-	}
-	for _, tt := range tests {
-		if got := levenshtein(tt.a, tt.b); got != tt.want {
-			t.Errorf("levenshtein(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func ExampleCSVReader() {
 	in := `external_id,name,mobile,tier
 C1,王伟,138 1234 5678,黄金
