@@ -64,9 +64,16 @@ type Campaign struct {
 	Dates       []Date
 	At          time.Time // product launches
 	Gift        *Gift
-	File        string
-	Pos         Pos
+	// Priority picks the queue: high, normal (default) or low. Workers
+	// serve queues by weight, so a big low-priority mailer cannot starve a
+	// small greeting.
+	Priority string
+	File     string
+	Pos      Pos
 }
+
+// Priorities, highest first.
+var Priorities = []string{"high", "normal", "low"}
 
 // Schedule is when a campaign fires: a cron expression in a time zone.
 type Schedule struct {
@@ -183,7 +190,7 @@ func (d decoder) name(v *node, what string) string {
 // campaign decodes a campaign file. Cross-file checks (the segment and
 // template exist, names are unique) are the loader's.
 func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, *node) {
-	c := &Campaign{File: file, Pos: Pos{file, 1, 1}, Enabled: true, Delivery: DeliveryFirst}
+	c := &Campaign{File: file, Pos: Pos{file, 1, 1}, Enabled: true, Delivery: DeliveryFirst, Priority: "normal"}
 	var audience, schedule, at, templateNode *node
 	d.fields(n, "campaign", map[string]func(*node){
 		"name":          func(v *node) { c.Name, c.Pos = d.name(v, "name"), v.pos },
@@ -200,6 +207,16 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 		"dates":         func(v *node) { c.Dates = d.dates(v) },
 		"at":            func(v *node) { at = v },
 		"gift":          func(v *node) { c.Gift = d.gift(v) },
+		"priority": func(v *node) {
+			p, ok := d.str(v, "priority")
+			if ok && !slices.Contains(Priorities, p) {
+				d.errorf(v, "priorities: high, normal, low", "priority: unknown priority %q", p)
+				return
+			}
+			if ok {
+				c.Priority = p
+			}
+		},
 	})
 	if n.kind != mapNode {
 		return nil, nil

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // zones.txt lists the IANA zone names in Go's time zone database, for
@@ -29,11 +32,44 @@ type Settings struct {
 	// PhoneRegion is the region assumed for phone numbers written without a
 	// country code when customers are imported.
 	PhoneRegion string
+	// Brand is the sender's name as templates show it.
+	Brand string
+	// PublicURL is where customers reach Tidings' public pages (unsubscribe
+	// links are PublicURL/u/TOKEN).
+	PublicURL string
+	// EmailFrom is the From address of email, "Name <address>".
+	EmailFrom string
+	Delivery  DeliverySettings
+}
+
+// DeliverySettings tune the pipeline.
+type DeliverySettings struct {
+	// BatchSize is how many customers one batch task carries.
+	BatchSize int
+	// SendingTimeout is how long a claimed, unsettled ledger row may stay
+	// "sending" before the sweeper calls it unknown. It must exceed the
+	// longest send a channel can take.
+	SendingTimeout time.Duration
+	// MaxRetries is how often a batch is retried after retryable errors
+	// (waits for a rate limit do not count).
+	MaxRetries int
+	// Outbox, when set, is a folder every channel writes its messages to
+	// instead of sending them.
+	Outbox string
+	// OutboxDelay simulates a provider's latency per outbox message.
+	OutboxDelay time.Duration
 }
 
 // DefaultSettings are the settings when configs/tidings.yaml sets nothing.
 func DefaultSettings() Settings {
-	return Settings{DefaultTimeZone: "Asia/Shanghai", PhoneRegion: "CN"}
+	return Settings{
+		DefaultTimeZone: "Asia/Shanghai",
+		PhoneRegion:     "CN",
+		Brand:           "Tidings",
+		PublicURL:       "http://localhost:8080",
+		EmailFrom:       "Tidings <hello@tidings.example>",
+		Delivery:        DeliverySettings{BatchSize: 500, SendingTimeout: 10 * time.Minute, MaxRetries: 8},
+	}
 }
 
 // Config is everything loaded from a configuration folder.
@@ -169,6 +205,84 @@ func (d decoder) settings(n *node, s *Settings) {
 				return
 			}
 			s.DefaultTimeZone = tz
+		},
+		"brand": func(v *node) {
+			if b, ok := d.str(v, "brand"); ok {
+				s.Brand = b
+			}
+		},
+		"public_url": func(v *node) {
+			u, ok := d.str(v, "public_url")
+			if !ok {
+				return
+			}
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+				d.errorf(v, "such as https://news.example.com", "public_url: bad URL %q", u)
+				return
+			}
+			s.PublicURL = strings.TrimSuffix(u, "/")
+		},
+		"email_from": func(v *node) {
+			f, ok := d.str(v, "email_from")
+			if !ok {
+				return
+			}
+			if _, err := mail.ParseAddress(f); err != nil {
+				d.errorf(v, `such as "Tidings Tea <news@tea.example>"`, "email_from: bad address %q", f)
+				return
+			}
+			s.EmailFrom = f
+		},
+		"delivery": func(v *node) {
+			d.fields(v, "delivery", map[string]func(*node){
+				"batch_size": func(x *node) {
+					if i, ok := d.integer(x, "delivery.batch_size"); ok {
+						if i < 1 || i > 5000 {
+							d.errorf(x, "", "delivery.batch_size: %d is out of range 1..5000", i)
+							return
+						}
+						s.Delivery.BatchSize = int(i)
+					}
+				},
+				"sending_timeout": func(x *node) {
+					str, ok := d.str(x, "delivery.sending_timeout")
+					if !ok {
+						return
+					}
+					dur, err := time.ParseDuration(str)
+					if err != nil || dur < time.Second {
+						d.errorf(x, "such as 10m", "delivery.sending_timeout: bad duration %q", str)
+						return
+					}
+					s.Delivery.SendingTimeout = dur
+				},
+				"max_retries": func(x *node) {
+					if i, ok := d.integer(x, "delivery.max_retries"); ok {
+						if i < 0 || i > 100 {
+							d.errorf(x, "", "delivery.max_retries: %d is out of range 0..100", i)
+							return
+						}
+						s.Delivery.MaxRetries = int(i)
+					}
+				},
+				"outbox_delay": func(x *node) {
+					str, ok := d.str(x, "delivery.outbox_delay")
+					if !ok {
+						return
+					}
+					dur, err := time.ParseDuration(str)
+					if err != nil || dur < 0 || dur > time.Minute {
+						d.errorf(x, "such as 5ms", "delivery.outbox_delay: bad duration %q", str)
+						return
+					}
+					s.Delivery.OutboxDelay = dur
+				},
+				"outbox": func(x *node) {
+					if o, ok := d.str(x, "delivery.outbox"); ok {
+						s.Delivery.Outbox = o
+					}
+				},
+			})
 		},
 		"phone_region": func(v *node) {
 			r, ok := d.str(v, "phone_region")

@@ -1,5 +1,9 @@
-// Package channels will hold the channel interface, the message and error
-// types, and one subpackage per delivery channel (email over SMTP, SMS
-// through Twilio, a file outbox for the demo). It is built with the delivery
-// pipeline; campaigns name channels as "email" and "sms" today.
+// Package channels holds what every delivery channel shares: the Message a
+// channel sends, the Sender interface, and Error, which classifies a failure
+// as permanent, retryable (with an optional wait) or ambiguous. Each channel
+// lives in its own subpackage: outbox (files, for the demo and tests); email
+// over SMTP and SMS through Twilio follow.
+//
+// The batch handler translates an Error into an Asynq outcome in one place;
+// adapters only classify.
 package channels

@@ -33,6 +33,9 @@ type DeliveryKey struct {
 // Delivery is one ledger row.
 type Delivery struct {
 	DeliveryKey
+	// Run is the run that wrote the row: the occurrence itself, except for
+	// birthday campaigns, whose daily runs share a yearly occurrence.
+	Run        string
 	Status     Status
 	Reason     string
 	Address    string
@@ -46,13 +49,14 @@ type Delivery struct {
 // ClaimDelivery inserts the row as Sending. It reports false when the row
 // already exists: someone else claimed or settled it, and this caller must
 // not send. That single INSERT is what makes each send happen at most once.
-func (s *DB) ClaimDelivery(ctx context.Context, k DeliveryKey, address, coupon string) (bool, error) {
+// run names the run that claims it (see Delivery.Run).
+func (s *DB) ClaimDelivery(ctx context.Context, k DeliveryKey, run, address, coupon string) (bool, error) {
 	now := s.timeArg(s.now())
 	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO deliveries
-		(campaign, occurrence, customer_id, channel, status, address, coupon, attempts, claimed_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'sending', ?, ?, 1, ?, ?, ?)
+		(campaign, occurrence, customer_id, channel, run, status, address, coupon, attempts, claimed_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 'sending', ?, ?, 1, ?, ?, ?)
 		ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`),
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(address), nullString(coupon), now, now, now)
+		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(run), nullString(address), nullString(coupon), now, now, now)
 	if err != nil {
 		return false, fmt.Errorf("claim delivery: %w", err)
 	}
@@ -83,18 +87,18 @@ func (s *DB) SettleDelivery(ctx context.Context, k DeliveryKey, status Status, r
 // GetDelivery loads one ledger row, or returns ErrNotFound.
 func (s *DB) GetDelivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
 	d := Delivery{DeliveryKey: k}
-	var reason, address, provider, coupon sql.NullString
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status, reason, address, provider_id, coupon, attempts, claimed_at, settled_at
+	var run, reason, address, provider, coupon sql.NullString
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT run, status, reason, address, provider_id, coupon, attempts, claimed_at, settled_at
 		FROM deliveries WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ?`),
 		k.Campaign, k.Occurrence, k.CustomerID, k.Channel).
-		Scan(&d.Status, &reason, &address, &provider, &coupon, &d.Attempts, scanTime{&d.ClaimedAt}, scanTime{&d.SettledAt})
+		Scan(&run, &d.Status, &reason, &address, &provider, &coupon, &d.Attempts, scanTime{&d.ClaimedAt}, scanTime{&d.SettledAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
 	if err != nil {
 		return d, fmt.Errorf("get delivery: %w", err)
 	}
-	d.Reason, d.Address, d.ProviderID, d.Coupon = reason.String, address.String, provider.String, coupon.String
+	d.Run, d.Reason, d.Address, d.ProviderID, d.Coupon = run.String, reason.String, address.String, provider.String, coupon.String
 	return d, nil
 }
 

@@ -122,6 +122,9 @@ func sqliteDSN(rawURL string) (path, dsn string, err error) {
 	return path, "file:" + path + "?" + q.Encode(), nil
 }
 
+// Redact hides a password in a URL for messages and logs.
+func Redact(raw string) string { return redactURL(raw) }
+
 // redactURL hides a password in a URL for messages and logs.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)

@@ -21,14 +21,20 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	ctx := context.Background()
 	for _, u := range []func(testing.TB) string{storetest.SQLiteURL, storetest.NewPostgresURL} {
 		url := u(t)
+		first := 0
 		for i := 0; i < 3; i++ {
 			db, err := store.Open(ctx, url)
 			if err != nil {
 				t.Fatalf("open #%d: %v", i+1, err)
 			}
 			var n int
-			if err := db.SQL().QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
+			if err := db.SQL().QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n < 2 {
 				t.Fatalf("open #%d: %d migrations recorded, %v", i+1, n, err)
+			}
+			if i == 0 {
+				first = n
+			} else if n != first {
+				t.Fatalf("open #%d: %d migrations recorded, %d the first time", i+1, n, first)
 			}
 			db.Close()
 		}
@@ -113,7 +119,7 @@ func TestClaimIsExclusive(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := db.ClaimDelivery(ctx, k, "+8613800000001", "")
+				ok, err := db.ClaimDelivery(ctx, k, k.Occurrence, "+8613800000001", "")
 				if err != nil {
 					t.Error(err)
 				}
@@ -127,7 +133,7 @@ func TestClaimIsExclusive(t *testing.T) {
 			t.Fatalf("%d claims won, want 1", wins.Load())
 		}
 		// Another channel or occurrence is another row.
-		if ok, _ := db.ClaimDelivery(ctx, store.DeliveryKey{Campaign: k.Campaign, Occurrence: k.Occurrence, CustomerID: 42, Channel: "email"}, "a@example.com", ""); !ok {
+		if ok, _ := db.ClaimDelivery(ctx, store.DeliveryKey{Campaign: k.Campaign, Occurrence: k.Occurrence, CustomerID: 42, Channel: "email"}, k.Occurrence, "a@example.com", ""); !ok {
 			t.Error("claim on another channel refused")
 		}
 		if err := db.SettleDelivery(ctx, k, store.StatusSent, "", "SM123"); err != nil {

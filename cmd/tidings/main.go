@@ -86,7 +86,8 @@ Environment:
 	}
 	root.PersistentFlags().StringVar(&a.configDir, "config", "configs", "configuration folder (tidings.yaml, segments/, campaigns/)")
 	root.PersistentFlags().StringVar(&a.templatesDir, "templates", "templates", "templates folder")
-	root.AddCommand(a.validateCommand(), a.audienceCommand(), a.customersCommand(), a.demoCommand())
+	root.AddCommand(a.validateCommand(), a.audienceCommand(), a.customersCommand(), a.demoCommand(),
+		a.workerCommand(), a.sendCommand(), a.runsCommand(), a.previewCommand())
 	return root
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidings/tidings/channels/outbox"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/store/storetest"
@@ -183,16 +184,51 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// demoConfig copies the shipped configuration with the outbox moved to a
+// temporary folder, so the demo writes nothing into the source tree.
+func demoConfig(t *testing.T) (configDir, outboxDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	outboxDir = filepath.Join(dir, "outbox")
+	if err := os.CopyFS(filepath.Join(dir, "configs"), os.DirFS("../../configs")); err != nil {
+		t.Fatal(err)
+	}
+	settings := filepath.Join(dir, "configs", "tidings.yaml")
+	src, _ := os.ReadFile(settings)
+	src = bytes.Replace(src, []byte("outbox: .tidings/outbox"), []byte("outbox: "+outboxDir), 1)
+	if err := os.WriteFile(settings, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "configs"), outboxDir
+}
+
 func TestAudienceAndDemo(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, url string) {
-		code, stdout, stderr := tidings(t, url, "demo")
+		configDir, outboxDir := demoConfig(t)
+		var out, errOut lockedBuffer
+		code := run(context.Background(), []string{"--config", configDir, "--templates", "../../templates", "demo"}, nil, &out, &errOut,
+			func(k string) string { return map[string]string{"TIDINGS_DATABASE_URL": url}[k] })
+		stdout, stderr := out.String(), errOut.String()
 		if code != 0 {
 			t.Fatalf("demo: exit %d\n%s", code, stderr)
 		}
 		for _, name := range []string{"spring-festival", "birthday-gift", "new-product"} {
-			if !strings.Contains(stdout, "== "+name) || !strings.Contains(stdout, "campaign "+name+": ") {
+			if !strings.Contains(stdout, "== "+name+" (run ") {
 				t.Errorf("demo output lacks %s:\n%s", name, stdout)
 			}
+		}
+		// The messages are there, once each, and the summary says how many.
+		log, err := outbox.ReadSentLog(outboxDir)
+		if err != nil || len(log) == 0 {
+			t.Fatalf("outbox: %d messages, %v", len(log), err)
+		}
+		for id, n := range log {
+			if n != 1 {
+				t.Errorf("%s sent %d times", id, n)
+			}
+		}
+		if !strings.Contains(stdout, fmt.Sprintf("\n%d messages in ", len(log))) || !strings.Contains(stdout, outboxDir) {
+			t.Errorf("summary does not say %d messages in %s:\n%s", len(log), outboxDir, stdout)
 		}
 
 		// audience agrees with a direct count over the same database.
@@ -222,7 +258,8 @@ func TestAudienceAndDemo(t *testing.T) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, args := range [][]string{{}, {"validate"}, {"audience"}, {"customers"}, {"customers", "import"}, {"customers", "generate"}, {"demo"}} {
+	for _, args := range [][]string{{}, {"validate"}, {"audience"}, {"customers"}, {"customers", "import"}, {"customers", "generate"}, {"demo"},
+		{"worker"}, {"send"}, {"runs"}, {"preview"}} {
 		code, stdout, _ := tidings(t, "", append(args, "--help")...)
 		if code != 0 || !strings.Contains(stdout, "Usage:") {
 			t.Errorf("%v --help: exit %d\n%s", args, code, stdout)

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/spf13/cobra"
+
+	"github.com/tidings/tidings/campaigns"
+	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/customer"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/templates"
+)
+
+func (a *app) sendCommand() *cobra.Command {
+	var occurrence string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "send CAMPAIGN",
+		Short: "Enqueue an occurrence of a campaign now (or --dry-run: counts and sample messages)",
+		Long: `Send enqueues a run of the campaign on TIDINGS_REDIS_URL for the workers. The
+occurrence key names the run; enqueuing the same key twice is a no-op, and no
+customer ever gets the same occurrence twice. The default key is today's date
+in the campaign's zone for holiday and birthday campaigns (a birthday campaign
+gives one gift per customer per year) and "once" for a product launch.
+
+With --dry-run nothing is enqueued or sent: it prints how many customers the
+campaign selects, how many each channel reaches, and the messages of the
+first few customers.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.send(cmd.Context(), args[0], occurrence, dryRun)
+		},
+	}
+	cmd.Flags().StringVar(&occurrence, "occurrence", "", "occurrence key (default: see above)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count and render, send nothing")
+	return cmd
+}
+
+func (a *app) campaignNamed(cfg *campaigns.Config, name string) (*campaigns.Campaign, error) {
+	c := cfg.Campaigns[name]
+	if c == nil {
+		return nil, &exitError{code: 1, msg: fmt.Sprintf("no campaign named %q (have: %s)", name, strings.Join(cfg.CampaignNames(), ", "))}
+	}
+	return c, nil
+}
+
+func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) error {
+	cfg, tmpl, err := a.loadAll()
+	if err != nil {
+		return err
+	}
+	c, err := a.campaignNamed(cfg, name)
+	if err != nil {
+		return err
+	}
+	if occurrence == "" {
+		occurrence = delivery.DefaultOccurrence(c, time.Now())
+	}
+	if dryRun {
+		db, err := a.openStore(ctx)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := a.printAudience(ctx, cfg, db, name, 0, time.Now()); err != nil {
+			return err
+		}
+		return a.previewFirst(ctx, cfg, tmpl, db, c, occurrence, 3)
+	}
+	opt, err := a.redisOpt()
+	if err != nil {
+		return err
+	}
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	ok, err := delivery.EnqueueRun(ctx, client, c, occurrence)
+	if err != nil {
+		return err
+	}
+	id := delivery.RunTaskID(c.Name, occurrence)
+	if !ok {
+		fmt.Fprintf(a.stdout, "%s is already enqueued or ran recently: nothing to do\n", id)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "enqueued %s; follow it with `tidings runs %s`\n", id, c.Name)
+	return nil
+}
+
+// previewFirst renders the messages of the first n customers of the
+// campaign's audience, as the batch handler would.
+func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, c *campaigns.Campaign, occurrence string, n int) error {
+	aud, err := db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: time.Now(), DefaultZone: c.Schedule.Location})
+	if err != nil {
+		return err
+	}
+	cs, err := db.AudiencePage(ctx, aud, 0, n)
+	if err != nil {
+		return err
+	}
+	for _, cu := range cs {
+		if err := a.previewCustomer(cfg, tmpl, c, occurrence, cu); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// previewCustomer prints a customer's message on each channel the
+// campaign lists, whether or not the customer can receive it.
+func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *campaigns.Campaign, occurrence string, cu customer.Customer) error {
+	p := &delivery.Pipeline{Config: func() *campaigns.Config { return cfg }, Signer: a.signer()}
+	for _, ch := range c.Channels {
+		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, time.Now())
+		msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
+		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, addressOn(cu, ch), dash(cu.Locale))
+		if err != nil {
+			fmt.Fprintf(a.stdout, "error: %v\n", err)
+			continue
+		}
+		if ch == channels.Email {
+			fmt.Fprintf(a.stdout, "Subject: %s\n\n%s\n", msg.Subject, msg.Text)
+			if msg.HTML != "" {
+				fmt.Fprintf(a.stdout, "(and an HTML part of %d bytes)\n", len(msg.HTML))
+			}
+		} else {
+			fmt.Fprintf(a.stdout, "%s\n", msg.Body)
+		}
+	}
+	return nil
+}
+
+func addressOn(c customer.Customer, channel string) string {
+	if channel == channels.Email {
+		return dash(c.Email)
+	}
+	return dash(c.Phone)
+}
+
+func (a *app) previewCommand() *cobra.Command {
+	var ext, occurrence string
+	cmd := &cobra.Command{
+		Use:   "preview CAMPAIGN",
+		Short: "Print a campaign's rendered messages for a customer (or the first few of its audience)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, tmpl, err := a.loadAll()
+			if err != nil {
+				return err
+			}
+			c, err := a.campaignNamed(cfg, args[0])
+			if err != nil {
+				return err
+			}
+			if occurrence == "" {
+				occurrence = delivery.DefaultOccurrence(c, time.Now())
+			}
+			db, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if ext == "" {
+				return a.previewFirst(ctx, cfg, tmpl, db, c, occurrence, 3)
+			}
+			cu, err := db.CustomerByExternalID(ctx, ext)
+			if err != nil {
+				return fmt.Errorf("customer %q: %w", ext, err)
+			}
+			return a.previewCustomer(cfg, tmpl, c, occurrence, cu)
+		},
+	}
+	cmd.Flags().StringVar(&ext, "customer", "", "the customer's external id")
+	cmd.Flags().StringVar(&occurrence, "occurrence", "", "occurrence key (changes the coupon code)")
+	return cmd
+}
+
+func (a *app) runsCommand() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "runs [CAMPAIGN]",
+		Short: "Show campaign runs with their deliveries counted by status and reason",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			db, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			campaign := ""
+			if len(args) == 1 {
+				campaign = args[0]
+			}
+			runs, err := db.Runs(ctx, campaign, limit)
+			if err != nil {
+				return err
+			}
+			if len(runs) == 0 {
+				fmt.Fprintln(a.stdout, "no runs yet")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CAMPAIGN\tRUN\tSTATUS\tTARGETED\tSENT\tSKIPPED\tFAILED\tDEFERRED\tUNKNOWN\tSTARTED\tFINISHED")
+			for _, r := range runs {
+				finished := "-"
+				if !r.FinishedAt.IsZero() {
+					finished = r.FinishedAt.Local().Format("2006-01-02 15:04:05")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Campaign, r.Occurrence, r.Status, r.Targeted,
+					r.Total(store.StatusSent), r.Total(store.StatusSkipped), r.Total(store.StatusFailed),
+					r.Total(store.StatusDeferred), r.Total(store.StatusUnknown), r.StartedAt.Local().Format("2006-01-02 15:04:05"), finished)
+			}
+			tw.Flush()
+			for _, r := range runs {
+				var lines []string
+				for _, c := range r.Counts {
+					if c.Reason != "" {
+						lines = append(lines, fmt.Sprintf("  %-8s %7d  %s", c.Status, c.N, c.Reason))
+					}
+				}
+				if len(lines) > 0 {
+					sort.Strings(lines)
+					fmt.Fprintf(a.stdout, "\n%s %s, by reason:\n%s\n", r.Campaign, r.Occurrence, strings.Join(lines, "\n"))
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs")
+	return cmd
+}

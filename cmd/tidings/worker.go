@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/spf13/cobra"
+
+	"github.com/tidings/tidings/campaigns"
+	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/channels/outbox"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/internal/signing"
+	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/templates"
+)
+
+func (a *app) workerCommand() *cobra.Command {
+	var concurrency int
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Process campaign runs and batches from the queue (Redis)",
+		Long: `Worker runs an Asynq server on TIDINGS_REDIS_URL: it pages the audience of each
+enqueued campaign run into batches and delivers every batch through the
+campaign's channels, recording each delivery in the ledger. Run as many
+workers as you like; each customer still gets each occurrence at most once.
+It also sweeps the ledger for rows a crashed worker left "sending" and
+reports them as unknown (never re-sends them). SIGTERM or Ctrl-C stops it
+gracefully: running batches get up to 20 seconds to finish, the rest is
+retried by another worker.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.worker(cmd.Context(), concurrency)
+		},
+	}
+	cmd.Flags().IntVar(&concurrency, "concurrency", 10, "how many batches to work on at once")
+	return cmd
+}
+
+// redisOpt parses TIDINGS_REDIS_URL.
+func (a *app) redisOpt() (asynq.RedisConnOpt, error) {
+	u := a.getenv("TIDINGS_REDIS_URL")
+	if u == "" {
+		return nil, errors.New("TIDINGS_REDIS_URL is not set (redis://host:6379/0, rediss://…, redis-socket:///path, redis-sentinel://…); `tidings demo` runs without one")
+	}
+	opt, err := asynq.ParseRedisURI(u)
+	if err != nil {
+		return nil, fmt.Errorf("TIDINGS_REDIS_URL: %w", err)
+	}
+	return opt, nil
+}
+
+// signer uses TIDINGS_SECRET; without it, a development secret and a warning.
+func (a *app) signer() *signing.Signer {
+	s := a.getenv("TIDINGS_SECRET")
+	if s == "" {
+		a.log.Warn("TIDINGS_SECRET is not set: coupon codes and unsubscribe links use a public development secret")
+		s = signing.DevSecret
+	}
+	return signing.New(s)
+}
+
+// loadAll loads the configuration and the templates, and checks every
+// campaign's templates against a sample customer.
+func (a *app) loadAll() (*campaigns.Config, *templates.Set, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl, err := templates.Load(a.templatesDir)
+	if err != nil {
+		fmt.Fprintln(a.stderr, err)
+		return nil, nil, &exitError{code: 1, msg: "templates in " + a.templatesDir + " do not parse"}
+	}
+	var errs []error
+	for _, name := range cfg.CampaignNames() {
+		c := cfg.Campaigns[name]
+		for _, err := range tmpl.Check(c.Template, c.Channels, c.Gift != nil && c.Gift.Coupon != nil) {
+			errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(a.stderr, err)
+		}
+		return nil, nil, &exitError{code: 1, msg: fmt.Sprintf("%d template %s", len(errs), plural(len(errs), "error", "errors"))}
+	}
+	return cfg, tmpl, nil
+}
+
+// senders builds the channels of the configuration. Until the SMTP and
+// Twilio adapters exist, the outbox is the only channel.
+func (a *app) senders(s campaigns.Settings) (map[string]channels.Sender, error) {
+	if s.Delivery.Outbox == "" {
+		return nil, errors.New("no channel is configured: set delivery.outbox in tidings.yaml (SMTP and Twilio adapters are not built yet)")
+	}
+	from, err := mail.ParseAddress(s.EmailFrom)
+	if err != nil {
+		return nil, fmt.Errorf("email_from: %w", err)
+	}
+	o := outbox.New(s.Delivery.Outbox, *from, s.Delivery.OutboxDelay)
+	return map[string]channels.Sender{channels.Email: o, channels.SMS: o}, nil
+}
+
+// pipeline wires the delivery pipeline to a store and a queue.
+func (a *app) pipeline(cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, client *asynq.Client) (*delivery.Pipeline, error) {
+	senders, err := a.senders(cfg.Settings)
+	if err != nil {
+		return nil, err
+	}
+	return &delivery.Pipeline{
+		Store: db, Client: client,
+		Config:    func() *campaigns.Config { return cfg },
+		Templates: func() *templates.Set { return tmpl },
+		Senders:   senders, Signer: a.signer(), Log: a.log,
+	}, nil
+}
+
+func (a *app) worker(ctx context.Context, concurrency int) error {
+	cfg, tmpl, err := a.loadAll()
+	if err != nil {
+		return err
+	}
+	opt, err := a.redisOpt()
+	if err != nil {
+		return err
+	}
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	p, err := a.pipeline(cfg, tmpl, db, client)
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency)
+}
+
+// serve runs an Asynq server and the sweeper until ctx ends.
+func (a *app) serve(ctx context.Context, opt asynq.RedisConnOpt, p *delivery.Pipeline, db *store.DB, sendingTimeout time.Duration, concurrency int) error {
+	srv := asynq.NewServer(opt, delivery.ServerConfig(concurrency, a.log))
+	if err := srv.Start(p.Mux()); err != nil {
+		return err
+	}
+	sweepCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		delivery.Sweep(sweepCtx, db, sendingTimeout, min(sendingTimeout/4, time.Minute), a.log)
+		close(done)
+	}()
+	a.log.Info("worker started", "concurrency", concurrency, "database", store.Redact(a.databaseURL()))
+	<-ctx.Done()
+	a.log.Info("worker stopping")
+	srv.Shutdown()
+	stop()
+	<-done
+	return nil
+}
