@@ -3,7 +3,7 @@ GO       ?= go
 BIN      ?= bin/tidings
 BENCH_DB ?= .tidings/bench-1m.db
 
-.PHONY: help build build-static test lint demo bench-audience clean
+.PHONY: help build build-static test lint demo bench-audience bench-pipeline clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,3 +36,7 @@ bench-audience: build ## time `tidings audience` over 1,000,000 generated custom
 
 clean: ## remove build output and the local databases
 	rm -rf bin .tidings outbox
+
+bench-pipeline: build ## messages/s end to end for 100,000 recipients, through real redis-server and PostgreSQL (and SQLite)
+	scripts/test-services sh -c 'TIDINGS_REDIS_URL=$$TIDINGS_TEST_REDIS_URL TIDINGS_DATABASE_URL=$$TIDINGS_TEST_POSTGRES_URL $(BIN) bench --recipients 100000'
+	scripts/test-services sh -c 'TIDINGS_REDIS_URL=$$TIDINGS_TEST_REDIS_URL $(BIN) bench --recipients 100000'

@@ -98,13 +98,14 @@ func Retryable(reason Reason, wait time.Duration, err error) *Error {
 // been delivered.
 func Ambiguous(err error) *Error { return &Error{Reason: ReasonAmbiguous, Ambiguous: true, Err: err} }
 
-// Classify returns err as an *Error; an unclassified error is retryable,
-// because a channel that cannot say what happened before the provider took
-// the message did not deliver it.
+// Classify returns err as an *Error. An adapter classifies what it knows;
+// what it does not is ambiguous: a timeout or a cancelled context may strike
+// after the provider accepted the message, and an unexplained error might
+// too. Ambiguous rows are recorded unknown, never re-sent blindly.
 func Classify(err error) *Error {
 	var ce *Error
 	if errors.As(err, &ce) {
 		return ce
 	}
-	return &Error{Reason: ReasonInternal, Retryable: true, Err: err}
+	return Ambiguous(err)
 }

@@ -68,10 +68,11 @@ func LedgerOccurrence(c *campaigns.Campaign, run string) string {
 }
 
 // HandleRun pages the campaign's audience by keyset and enqueues one batch
-// task per page. It can run twice, or be retried half-way: batches are
-// recorded and enqueued under deterministic ids, so a repeat adds nothing,
-// and the audience is evaluated at the run's recorded start, so a retry
-// selects the same customers.
+// task per page. Each batch is recorded, with its customer ids, before it is
+// enqueued under a deterministic id; a retried or repeated run task
+// re-enqueues the recorded batches unchanged and pages on after the last, so
+// a change to the audience meanwhile cannot shift a page and drop someone.
+// The audience is evaluated at the run's recorded start.
 func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	var pl RunPayload
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
@@ -82,7 +83,8 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	log := p.Log.With("campaign", c.Name, "run", pl.Occurrence)
-	run, err := p.Store.BeginRun(ctx, c.Name, pl.Occurrence)
+	queue := QueueFor(c.Priority)
+	run, err := p.Store.BeginRun(ctx, c.Name, pl.Occurrence, queue)
 	if err != nil {
 		return err
 	}
@@ -90,18 +92,23 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 		log.Info("run already enqueued", "status", run.Status)
 		return nil
 	}
+	recorded, err := p.Store.RunBatches(ctx, c.Name, pl.Occurrence)
+	if err != nil {
+		return err
+	}
+	var after int64
+	for _, b := range recorded {
+		if err := p.enqueueBatch(ctx, b); err != nil {
+			return err
+		}
+		after = b.CustomerIDs[len(b.CustomerIDs)-1]
+	}
 	aud, err := p.Store.Compile(ctx, c.Condition(), store.AudienceOptions{Now: run.StartedAt, DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
 	}
-	perCustomer := int64(1)
-	if c.Delivery == campaigns.DeliveryAll {
-		perCustomer = int64(len(c.Channels))
-	}
 	size := p.Config().Settings.Delivery.BatchSize
-	maxRetry := p.Config().Settings.Delivery.MaxRetries
-	var after, targeted int64
-	batches := 0
+	batches := len(recorded)
 	for {
 		ids, err := p.Store.AudienceIDs(ctx, aud, after, size)
 		if err != nil {
@@ -110,26 +117,37 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 		if len(ids) == 0 {
 			break
 		}
-		if err := p.Store.AddBatch(ctx, c.Name, pl.Occurrence, ids[0], len(ids)); err != nil {
+		b := store.Batch{Campaign: c.Name, Run: pl.Occurrence, CustomerIDs: ids, PerCustomer: perCustomer(c), Queue: queue}
+		if err := p.Store.AddBatch(ctx, b); err != nil {
 			return err
 		}
-		payload, _ := json.Marshal(BatchPayload{Campaign: c.Name, Occurrence: pl.Occurrence, CustomerIDs: ids})
-		_, err = p.Client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload),
-			asynq.TaskID(BatchTaskID(c.Name, pl.Occurrence, ids[0])), asynq.Queue(QueueFor(c.Priority)),
-			asynq.MaxRetry(maxRetry), asynq.Retention(retention), asynq.Timeout(30*time.Minute))
-		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return fmt.Errorf("enqueue batch: %w", err)
+		if err := p.enqueueBatch(ctx, b); err != nil {
+			return err
 		}
-		targeted += int64(len(ids)) * perCustomer
 		batches++
 		after = ids[len(ids)-1]
 	}
-	if err := p.Store.RunEnqueued(ctx, c.Name, pl.Occurrence, targeted); err != nil {
+	if err := p.Store.RunEnqueued(ctx, c.Name, pl.Occurrence); err != nil {
 		return err
 	}
-	log.Info("run enqueued", "batches", batches, "targeted", targeted)
+	log.Info("run enqueued", "batches", batches)
 	return nil
 }
+
+// enqueueBatch enqueues a recorded batch; one already enqueued is left be.
+func (p *Pipeline) enqueueBatch(ctx context.Context, b store.Batch) error {
+	payload, _ := json.Marshal(BatchPayload{Campaign: b.Campaign, Occurrence: b.Run, CustomerIDs: b.CustomerIDs})
+	_, err := p.Client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload),
+		asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())), asynq.Queue(b.Queue),
+		asynq.MaxRetry(p.Config().Settings.Delivery.MaxRetries), asynq.Retention(retention), asynq.Timeout(batchTimeout))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue batch: %w", err)
+	}
+	return nil
+}
+
+// batchTimeout bounds one attempt at a batch.
+const batchTimeout = 30 * time.Minute
 
 // step is one ledger row a batch will write for a recipient: a send, or a
 // skip with its reason.
@@ -143,7 +161,7 @@ type step struct {
 // channel the customer can receive and, when there is none, writes one
 // skipped row on the first listed channel with every channel's reason;
 // delivery: all writes a row per channel.
-func (p *Pipeline) plan(ctx context.Context, c *campaigns.Campaign, cust customer.Customer) ([]step, error) {
+func (p *Pipeline) plan(c *campaigns.Campaign, cust customer.Customer, suppressed map[string]map[string]string) []step {
 	var steps []step
 	for _, ch := range c.Channels {
 		st := step{channel: ch}
@@ -160,23 +178,19 @@ func (p *Pipeline) plan(ctx context.Context, c *campaigns.Campaign, cust custome
 		case !granted:
 			st.skip = "no_consent"
 		default:
-			suppressed, why, err := p.Store.Suppressed(ctx, ch, st.address)
-			if err != nil {
-				return nil, err
-			}
-			if suppressed {
+			if why, ok := suppressed[ch][st.address]; ok {
 				st.skip = "suppressed: " + why
 			}
 		}
 		steps = append(steps, st)
 	}
 	if c.Delivery == campaigns.DeliveryAll {
-		return steps, nil
+		return steps
 	}
 	var reasons []string
 	for _, st := range steps {
 		if st.skip == "" {
-			return []step{st}, nil
+			return []step{st}
 		}
 		reasons = append(reasons, st.channel+" "+st.skip)
 	}
@@ -184,16 +198,52 @@ func (p *Pipeline) plan(ctx context.Context, c *campaigns.Campaign, cust custome
 	if len(steps) > 1 {
 		first.skip = strings.Join(reasons, "; ")
 	}
-	return []step{first}, nil
+	return []step{first}
+}
+
+// suppressions loads, in one query per channel, which of the batch's
+// addresses are suppressed. On loopback this measures the same as a lookup
+// per recipient; against a database across a network it saves a round trip
+// per recipient.
+func (p *Pipeline) suppressions(ctx context.Context, c *campaigns.Campaign, custs []customer.Customer) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	for _, ch := range c.Channels {
+		var addrs []string
+		for _, cu := range custs {
+			if a := addressOf(cu, ch); a != "" {
+				addrs = append(addrs, a)
+			}
+		}
+		m, err := p.Store.SuppressedAmong(ctx, ch, addrs)
+		if err != nil {
+			return nil, err
+		}
+		out[ch] = m
+	}
+	return out, nil
+}
+
+func addressOf(cu customer.Customer, channel string) string {
+	switch channel {
+	case channels.Email:
+		return cu.Email
+	case channels.SMS:
+		return cu.Phone
+	}
+	return ""
 }
 
 // retryLater is returned by a batch that met a retryable provider error:
 // Asynq runs the batch again after Wait, and the settled recipients are
-// skipped then. A rate limit is a wait, not a failure: it does not use up
-// one of the batch's retries (see IsFailure).
+// skipped then. Only an attempt that got nowhere uses up one of the batch's
+// max_retries (see ServerConfig's IsFailure): a rate limit is a wait, and an
+// attempt that settled recipients before a 503 made progress. So the budget
+// counts consecutive attempts without progress, and one flaky recipient in a
+// batch of 500 cannot exhaust it for the rest.
 type retryLater struct {
-	Wait time.Duration
-	Err  *channels.Error
+	Wait       time.Duration
+	Err        *channels.Error
+	Progressed bool // this attempt settled at least one row
 }
 
 func (r *retryLater) Error() string { return "retry later: " + r.Err.Error() }
@@ -226,37 +276,67 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	for _, cu := range custs {
 		byID[cu.ID] = cu
 	}
+	// Rows this occurrence already has: from an earlier attempt of this
+	// batch, or from an earlier run of a birthday campaign's yearly
+	// occurrence. Under delivery: first any row settles the customer, so a
+	// consent change between attempts cannot add a second channel.
+	existing, err := p.Store.Existing(ctx, c.Name, occurrence, pl.CustomerIDs)
+	if err != nil {
+		return err
+	}
+	suppressed, err := p.suppressions(ctx, c, custs)
+	if err != nil {
+		return err
+	}
 	tmpl := p.Templates()
-	earlier := 0 // recipients whose row an earlier run of this occurrence wrote
+	earlier := 0        // recipients whose row an earlier run of this occurrence wrote
+	progressed := false // this attempt wrote a row
 	for _, id := range pl.CustomerIDs {
 		if err := ctx.Err(); err != nil {
-			return err // shutting down: the rest is retried
+			return err // shutting down: nothing more is claimed; the rest is retried
 		}
 		key := store.DeliveryKey{Campaign: c.Name, Occurrence: occurrence, CustomerID: id}
-		cust, ok := byID[id]
-		if !ok {
-			key.Channel = c.Channels[0]
-			if _, err := p.Store.RecordOutcome(ctx, key, pl.Occurrence, store.StatusSkipped, "customer_deleted", ""); err != nil {
-				return err
+		have := existing[id]
+		if c.Delivery == campaigns.DeliveryFirst && len(have) > 0 {
+			if !ranIn(have, pl.Occurrence) {
+				earlier++
 			}
 			continue
 		}
-		steps, err := p.plan(ctx, c, cust)
-		if err != nil {
-			return err
+		var steps []step
+		if cust, ok := byID[id]; ok {
+			steps = p.plan(c, cust, suppressed)
+		} else {
+			// Deleted since the run paged the audience: a skipped row per
+			// row the run counted on.
+			for _, ch := range c.Channels[:perCustomer(c)] {
+				steps = append(steps, step{channel: ch, skip: "customer_deleted"})
+			}
 		}
 		for _, st := range steps {
 			key.Channel = st.channel
+			if run, ok := have[st.channel]; ok {
+				if run != pl.Occurrence {
+					earlier++
+				}
+				continue
+			}
 			var wrote bool
 			if st.skip != "" {
 				wrote, err = p.Store.RecordOutcome(ctx, key, pl.Occurrence, store.StatusSkipped, st.skip, st.address)
 			} else {
-				wrote, err = p.deliver(ctx, c, pl.Occurrence, key, cust, st, tmpl, lastAttempt, retried)
+				wrote, err = p.deliver(ctx, c, pl.Occurrence, key, byID[id], st, tmpl, lastAttempt, retried)
+			}
+			var rl *retryLater
+			if errors.As(err, &rl) {
+				rl.Progressed = progressed
 			}
 			if err != nil {
 				return err
 			}
+			progressed = progressed || wrote
 			if !wrote {
+				// Another execution of this batch wrote it meanwhile.
 				if d, err := p.Store.GetDelivery(ctx, key); err == nil && d.Run != pl.Occurrence {
 					earlier++
 				}
@@ -266,12 +346,33 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	return p.Store.BatchDone(ctx, c.Name, pl.Occurrence, pl.CustomerIDs[0], earlier)
 }
 
+func perCustomer(c *campaigns.Campaign) int {
+	if c.Delivery == campaigns.DeliveryAll {
+		return len(c.Channels)
+	}
+	return 1
+}
+
+func ranIn(rows map[string]string, run string) bool {
+	for _, r := range rows {
+		if r == run {
+			return true
+		}
+	}
+	return false
+}
+
 // deliver claims, renders, sends and settles one row. It reports false when
 // the row existed already (this recipient was handled before).
 func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run string, key store.DeliveryKey, cust customer.Customer,
 	st step, tmpl *templates.Set, lastAttempt bool, retried int) (bool, error) {
+	// Once a row is claimed, its outcome is recorded even if the worker is
+	// shutting down: a cancelled context must not leave a sent message
+	// looking unsent, or an unsent one looking "sending".
+	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	settle := func(status store.Status, reason, providerID string) (bool, error) {
-		return true, p.Store.SettleDelivery(ctx, key, status, reason, providerID)
+		return true, p.Store.SettleDelivery(settleCtx, key, status, reason, providerID)
 	}
 	now := p.now()
 	data := p.TemplateData(c, key.Occurrence, cust, st.channel, now)
@@ -307,7 +408,7 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	case ce.Ambiguous:
 		return settle(store.StatusUnknown, string(ce.Reason), "")
 	case ce.Retryable && !lastAttempt:
-		if err := p.Store.ReleaseDelivery(ctx, key); err != nil {
+		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
 			return true, err
 		}
 		return true, &retryLater{Wait: ce.RetryAfter, Err: ce}

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,18 +22,20 @@ func ServerConfig(concurrency int, log *slog.Logger) asynq.Config {
 	return asynq.Config{
 		Concurrency: concurrency,
 		Queues:      Queues,
-		// A rate limit is a wait, not a failure: Asynq then neither counts
-		// the attempt against MaxRetry nor in the queue's failure stats.
+		// A rate limit is a wait, and an attempt that settled recipients
+		// made progress: neither is a failure, so Asynq neither counts it
+		// against MaxRetry nor in the queue's failure stats.
 		IsFailure: func(err error) bool {
 			var r *retryLater
-			return !errors.As(err, &r) || r.Err.Reason != channels.ReasonRateLimited
+			return !errors.As(err, &r) || !(r.Progressed || r.Err.Reason == channels.ReasonRateLimited)
 		},
 		RetryDelayFunc:  retryDelay,
 		Logger:          NewAsynqLogger(log),
 		LogLevel:        asynq.WarnLevel, // its start and stop lines would only repeat ours
 		ShutdownTimeout: 20 * time.Second,
-		// A crashed worker's tasks come back after their lease expires;
-		// checking often keeps that close to the lease itself.
+		// Retries wait at least this long before Asynq moves them back to
+		// pending (a crashed worker's tasks come back through the recoverer,
+		// about a minute after their 30-second lease expires).
 		DelayedTaskCheckInterval: time.Second,
 	}
 }
@@ -49,10 +52,11 @@ func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Sweep marks rows left "sending" longer than timeout as unknown, every
-// interval, until ctx ends. Any number of workers may sweep: the UPDATE is
-// idempotent.
-func Sweep(ctx context.Context, db *store.DB, timeout, interval time.Duration, log *slog.Logger) {
+// Sweep keeps the ledger and the runs honest, every interval until ctx
+// ends: it marks rows left "sending" longer than timeout as unknown, and
+// reconciles batches and runs whose tasks will never run again (see
+// Reconcile). Any number of workers may sweep: each step is idempotent.
+func Sweep(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, timeout, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -63,12 +67,82 @@ func Sweep(ctx context.Context, db *store.DB, timeout, interval time.Duration, l
 		case n > 0:
 			log.Warn("marked deliveries unknown: a worker stopped between claiming and settling them", "count", n)
 		}
+		if err := Reconcile(ctx, db, inspector, client, StaleAfter, log); err != nil && ctx.Err() == nil {
+			log.Error("reconcile", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// StaleAfter is how long a batch or run may stay unfinished before the
+// sweeper looks its task up in Redis.
+const StaleAfter = 2 * time.Minute
+
+// Reconcile looks up, in Redis, the task of every batch pending for a while
+// and of every run still paging. A task archived by Asynq (its retries used
+// up, or a campaign removed from the configuration) will not run again: its
+// batch is abandoned, the rows it never wrote counted as failed, so the run
+// still finishes and adds up; its run is marked failed. A task that is
+// missing altogether (Redis lost its data) is enqueued again from the
+// database; the ledger makes running it twice harmless.
+func Reconcile(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, staleAfter time.Duration, log *slog.Logger) error {
+	batches, err := db.StaleBatches(ctx, staleAfter)
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		info, err := inspector.GetTaskInfo(b.Queue, BatchTaskID(b.Campaign, b.Run, b.FirstID()))
+		switch {
+		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+			run, rerr := db.GetRun(ctx, b.Campaign, b.Run)
+			if rerr != nil || run.Status == store.RunRunning {
+				continue // the run task is still paging; it enqueues its batches
+			}
+			payload, _ := json.Marshal(BatchPayload{Campaign: b.Campaign, Occurrence: b.Run, CustomerIDs: b.CustomerIDs})
+			_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload), asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())),
+				asynq.Queue(b.Queue), asynq.Retention(retention), asynq.Timeout(batchTimeout))
+			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return err
+			}
+			log.Warn("re-enqueued a batch whose task was missing from Redis", "campaign", b.Campaign, "run", b.Run, "first_id", b.FirstID())
+		case err != nil:
+			return err
+		case info.State == asynq.TaskStateArchived:
+			if err := db.AbandonBatch(ctx, b, info.LastErr); err != nil {
+				return err
+			}
+			log.Error("abandoned a batch: its task was archived", "campaign", b.Campaign, "run", b.Run, "first_id", b.FirstID(), "last_error", info.LastErr)
+		}
+	}
+	runs, err := db.StaleRuns(ctx, staleAfter)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		info, err := inspector.GetTaskInfo(r.Queue, RunTaskID(r.Campaign, r.Occurrence))
+		switch {
+		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+			payload, _ := json.Marshal(RunPayload{Campaign: r.Campaign, Occurrence: r.Occurrence})
+			_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeRun, payload), asynq.TaskID(RunTaskID(r.Campaign, r.Occurrence)),
+				asynq.Queue(r.Queue), asynq.Retention(retention), asynq.Timeout(time.Hour))
+			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return err
+			}
+			log.Warn("re-enqueued a run whose task was missing from Redis", "campaign", r.Campaign, "run", r.Occurrence)
+		case err != nil:
+			return err
+		case info.State == asynq.TaskStateArchived:
+			if err := db.FailRun(ctx, r.Campaign, r.Occurrence, info.LastErr); err != nil {
+				return err
+			}
+			log.Error("run failed: its task was archived", "campaign", r.Campaign, "run", r.Occurrence, "last_error", info.LastErr)
+		}
+	}
+	return nil
 }
 
 // asynqLogger adapts slog to asynq.Logger.

@@ -71,10 +71,13 @@ func (s *DB) SettleDelivery(ctx context.Context, k DeliveryKey, status Status, r
 		return fmt.Errorf("settle delivery: %q is not an outcome", status)
 	}
 	now := s.timeArg(s.now())
+	// A row the sweeper already called unknown (the send outlasted
+	// sending_timeout) gets its real outcome after all.
 	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, settled_at = ?, updated_at = ?
-		WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ? AND status = 'sending'`),
+		WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ?
+		AND (status = 'sending' OR (status = 'unknown' AND reason = ?))`),
 		string(status), nullString(reason), nullString(providerID), now, now,
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel)
+		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, ReasonSwept)
 	if err != nil {
 		return fmt.Errorf("settle delivery: %w", err)
 	}
@@ -128,10 +131,41 @@ func (s *DB) Suppressed(ctx context.Context, channel, address string) (bool, str
 	return true, reason, nil
 }
 
+// SuppressedAmong returns which of addresses are on a channel's suppression
+// list, with their reasons: one query for a whole batch.
+func (s *DB) SuppressedAmong(ctx context.Context, channel string, addresses []string) (map[string]string, error) {
+	out := map[string]string{}
+	for start := 0; start < len(addresses); start += 1000 {
+		chunk := addresses[start:min(start+1000, len(addresses))]
+		args := []any{channel}
+		for _, a := range chunk {
+			args = append(args, a)
+		}
+		rows, err := s.db.QueryContext(ctx, s.rebind("SELECT address, reason FROM suppressions WHERE channel = ? AND address IN ("+placeholders(len(chunk))+")"), args...)
+		if err != nil {
+			return nil, fmt.Errorf("suppression lookup: %w", err)
+		}
+		for rows.Next() {
+			var a, r string
+			if err := rows.Scan(&a, &r); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[a] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // Run is the record of one campaign occurrence.
 type Run struct {
 	Campaign   string
 	Occurrence string
+	Queue      string
 	Status     string
 	Targeted   int64
 	StartedAt  time.Time

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -14,34 +15,176 @@ import (
 const (
 	RunRunning = "running" // the run task is paging the audience
 	RunSending = "sending" // every batch is enqueued; deliveries go on
-	RunDone    = "done"    // every batch has finished
+	RunDone    = "done"    // every batch has finished (or was abandoned)
+	RunFailed  = "failed"  // the run task itself was given up while paging
 )
 
 // BeginRun returns the occurrence's run record, creating it as running. A
 // retried run task gets the original record back: its StartedAt is the
 // instant the audience is evaluated at, so a retry selects the same people.
-func (s *DB) BeginRun(ctx context.Context, campaign, occurrence string) (Run, error) {
+// queue is the Asynq queue of its tasks, for the reconciler.
+func (s *DB) BeginRun(ctx context.Context, campaign, occurrence, queue string) (Run, error) {
 	if _, err := s.StartRun(ctx, campaign, occurrence); err != nil {
 		return Run{}, err
+	}
+	if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET queue = ? WHERE campaign = ? AND occurrence = ? AND queue IS NULL`),
+		queue, campaign, occurrence); err != nil {
+		return Run{}, fmt.Errorf("begin run: %w", err)
 	}
 	return s.GetRun(ctx, campaign, occurrence)
 }
 
-// AddBatch records a batch of a run before it is enqueued. It is idempotent.
-func (s *DB) AddBatch(ctx context.Context, campaign, occurrence string, firstID int64, size int) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO run_batches (campaign, occurrence, first_id, size) VALUES (?, ?, ?, ?)
-		ON CONFLICT (campaign, occurrence, first_id) DO NOTHING`), campaign, occurrence, firstID, size)
+// Batch is one batch of a run.
+type Batch struct {
+	Campaign    string
+	Run         string
+	CustomerIDs []int64 // in id order
+	PerCustomer int
+	Queue       string
+	Status      string
+	CreatedAt   time.Time
+}
+
+// FirstID names the batch.
+func (b Batch) FirstID() int64 { return b.CustomerIDs[0] }
+
+// AddBatch records a batch before it is enqueued; recording it again is a
+// no-op that keeps the first version.
+func (s *DB) AddBatch(ctx context.Context, b Batch) error {
+	ids, _ := json.Marshal(b.CustomerIDs)
+	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO run_batches
+		(campaign, occurrence, first_id, last_id, size, per_customer, ids, queue, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (campaign, occurrence, first_id) DO NOTHING`),
+		b.Campaign, b.Run, b.CustomerIDs[0], b.CustomerIDs[len(b.CustomerIDs)-1], len(b.CustomerIDs), b.PerCustomer,
+		string(ids), b.Queue, s.timeArg(s.now()))
 	if err != nil {
 		return fmt.Errorf("add batch: %w", err)
 	}
 	return nil
 }
 
-// RunEnqueued marks a run's audience as fully paged: targeted deliveries are
-// expected in the ledger. It then completes the run if every batch is done.
-func (s *DB) RunEnqueued(ctx context.Context, campaign, occurrence string, targeted int64) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, targeted = ? WHERE campaign = ? AND occurrence = ? AND status = ?`),
-		RunSending, targeted, campaign, occurrence, RunRunning)
+// RunBatches lists a run's batches in id order.
+func (s *DB) RunBatches(ctx context.Context, campaign, run string) ([]Batch, error) {
+	return s.batches(ctx, `WHERE campaign = ? AND occurrence = ? ORDER BY first_id`, campaign, run)
+}
+
+// StaleBatches lists batches still pending that were recorded before
+// olderThan ago: candidates for the reconciler.
+func (s *DB) StaleBatches(ctx context.Context, olderThan time.Duration) ([]Batch, error) {
+	return s.batches(ctx, `WHERE status = 'pending' AND created_at < ? ORDER BY created_at LIMIT 1000`, s.timeArg(s.now().Add(-olderThan)))
+}
+
+func (s *DB) batches(ctx context.Context, where string, args ...any) ([]Batch, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT campaign, occurrence, ids, per_customer, queue, status, created_at FROM run_batches `+where), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	defer rows.Close()
+	var out []Batch
+	for rows.Next() {
+		var b Batch
+		var ids string
+		if err := rows.Scan(&b.Campaign, &b.Run, &ids, &b.PerCustomer, &b.Queue, &b.Status, scanTime{&b.CreatedAt}); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(ids), &b.CustomerIDs); err != nil || len(b.CustomerIDs) == 0 {
+			return nil, fmt.Errorf("batch of %s %s: bad ids: %v", b.Campaign, b.Run, err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// AbandonBatch gives up a batch whose task will never run again (archived
+// after its retries, or lost). The ledger rows it never wrote are counted
+// as failed with the reason, so the run still adds up and can finish.
+func (s *DB) AbandonBatch(ctx context.Context, b Batch, reason string) error {
+	args := []any{b.Campaign, b.Run}
+	for _, id := range b.CustomerIDs {
+		args = append(args, id)
+	}
+	var written int64
+	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM deliveries WHERE campaign = ? AND run = ? AND customer_id IN (`+
+		placeholders(len(b.CustomerIDs))+`)`), args...).Scan(&written); err != nil {
+		return fmt.Errorf("abandon batch: %w", err)
+	}
+	missing := max(int64(len(b.CustomerIDs)*b.PerCustomer)-written, 0)
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'abandoned', abandoned = ?, reason = ?, done_at = ?
+		WHERE campaign = ? AND occurrence = ? AND first_id = ? AND status = 'pending'`),
+		missing, reason, s.timeArg(s.now()), b.Campaign, b.Run, b.FirstID())
+	if err != nil {
+		return fmt.Errorf("abandon batch: %w", err)
+	}
+	return s.completeRun(ctx, b.Campaign, b.Run)
+}
+
+// StaleRuns lists runs still paging their audience that started before
+// olderThan ago.
+func (s *DB) StaleRuns(ctx context.Context, olderThan time.Duration) ([]Run, error) {
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT campaign, occurrence, COALESCE(queue, '') FROM runs WHERE status = ? AND started_at < ?`),
+		RunRunning, s.timeArg(s.now().Add(-olderThan)))
+	if err != nil {
+		return nil, fmt.Errorf("stale runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		if err := rows.Scan(&r.Campaign, &r.Occurrence, &r.Queue); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// FailRun records that a run's own task was given up while it was still
+// paging the audience: the batches it enqueued go on, the rest never will.
+func (s *DB) FailRun(ctx context.Context, campaign, run, reason string) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE campaign = ? AND occurrence = ? AND status = ?`),
+		RunFailed, reason, s.timeArg(s.now()), campaign, run, RunRunning)
+	if err != nil {
+		return fmt.Errorf("fail run: %w", err)
+	}
+	return nil
+}
+
+// Existing returns the ledger rows an occurrence already has for some
+// customers: customer id → channel → the run that wrote it.
+func (s *DB) Existing(ctx context.Context, campaign, occurrence string, ids []int64) (map[int64]map[string]string, error) {
+	args := []any{campaign, occurrence}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT customer_id, channel, COALESCE(run, '') FROM deliveries
+		WHERE campaign = ? AND occurrence = ? AND customer_id IN (`+placeholders(len(ids))+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("existing deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]map[string]string{}
+	for rows.Next() {
+		var id int64
+		var ch, run string
+		if err := rows.Scan(&id, &ch, &run); err != nil {
+			return nil, err
+		}
+		if out[id] == nil {
+			out[id] = map[string]string{}
+		}
+		out[id][ch] = run
+	}
+	return out, rows.Err()
+}
+
+// RunEnqueued marks a run's audience as fully paged: targeted is the ledger
+// rows its recorded batches call for. It then completes the run if every
+// batch is finished.
+func (s *DB) RunEnqueued(ctx context.Context, campaign, occurrence string) error {
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?,
+		targeted = (SELECT COALESCE(SUM(size * per_customer), 0) FROM run_batches b WHERE b.campaign = runs.campaign AND b.occurrence = runs.occurrence)
+		WHERE campaign = ? AND occurrence = ? AND status = ?`),
+		RunSending, campaign, occurrence, RunRunning)
 	if err != nil {
 		return fmt.Errorf("run enqueued: %w", err)
 	}
@@ -51,7 +194,8 @@ func (s *DB) RunEnqueued(ctx context.Context, campaign, occurrence string, targe
 // BatchDone marks a batch finished, with the number of its recipients an
 // earlier run had already handled, and completes the run when it was the last.
 func (s *DB) BatchDone(ctx context.Context, campaign, occurrence string, firstID int64, earlier int) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'done', done_at = ?, earlier = ? WHERE campaign = ? AND occurrence = ? AND first_id = ?`),
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'done', done_at = ?, earlier = ?
+		WHERE campaign = ? AND occurrence = ? AND first_id = ? AND status <> 'abandoned'`),
 		s.timeArg(s.now()), earlier, campaign, occurrence, firstID)
 	if err != nil {
 		return fmt.Errorf("batch done: %w", err)
@@ -98,6 +242,9 @@ func (s *DB) ReleaseDelivery(ctx context.Context, k DeliveryKey) error {
 	return nil
 }
 
+// ReasonSwept is the reason of a row the sweeper settled as unknown.
+const ReasonSwept = "worker stopped while sending; not re-sent"
+
 // SweepSending marks rows claimed more than olderThan ago and never settled
 // as unknown: the worker that claimed them died between claiming and
 // settling, so the message may or may not have gone out. They are reported,
@@ -106,7 +253,7 @@ func (s *DB) SweepSending(ctx context.Context, olderThan time.Duration) (int64, 
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = 'unknown', reason = ?, settled_at = ?, updated_at = ?
 		WHERE status = 'sending' AND claimed_at < ?`),
-		"worker stopped while sending; not re-sent", s.timeArg(now), s.timeArg(now), s.timeArg(now.Add(-olderThan)))
+		ReasonSwept, s.timeArg(now), s.timeArg(now), s.timeArg(now.Add(-olderThan)))
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
@@ -211,7 +358,10 @@ func (s *DB) runCounts(ctx context.Context, campaign, run string) ([]Count, erro
 		WHERE campaign = ? AND run = ? GROUP BY status, COALESCE(reason, '')
 		UNION ALL
 		SELECT 'skipped', ?, SUM(earlier) FROM run_batches WHERE campaign = ? AND occurrence = ? AND earlier > 0
-		ORDER BY 1, 3 DESC`), campaign, run, ReasonEarlierRun, campaign, run)
+		UNION ALL
+		SELECT 'failed', 'batch abandoned: ' || COALESCE(reason, ''), SUM(abandoned) FROM run_batches
+		WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' GROUP BY reason
+		ORDER BY 1, 3 DESC`), campaign, run, ReasonEarlierRun, campaign, run, campaign, run)
 	if err != nil {
 		return nil, fmt.Errorf("run counts: %w", err)
 	}

@@ -87,7 +87,17 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 	}
 	id := delivery.RunTaskID(c.Name, occurrence)
 	if !ok {
-		fmt.Fprintf(a.stdout, "%s is already enqueued or ran recently: nothing to do\n", id)
+		inspector := asynq.NewInspector(opt)
+		defer inspector.Close()
+		info, err := inspector.GetTaskInfo(delivery.QueueFor(c.Priority), id)
+		switch {
+		case err != nil:
+			fmt.Fprintf(a.stdout, "%s is already enqueued or ran recently: nothing to do\n", id)
+		case info.State == asynq.TaskStateArchived:
+			return &exitError{code: 1, msg: fmt.Sprintf("%s was given up (archived) after: %s\ndelete the archived task (in the dashboard's queues) to run this occurrence again; customers who got it will not get it twice", id, info.LastErr)}
+		default:
+			fmt.Fprintf(a.stdout, "%s is already %s: nothing to do\n", id, info.State)
+		}
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "enqueued %s; follow it with `tidings runs %s`\n", id, c.Name)

@@ -1,0 +1,139 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/store"
+)
+
+// provider is a scripted stand-in for an SMS or email provider's answers;
+// the queue, the ledger and the outbox behind it are real.
+type provider struct {
+	channels.Sender
+	mu          sync.Mutex
+	rateLimits  int            // answer "rate limited, retry in 50 ms" to this many sends first
+	unavailable map[int64]bool // answer 5xx once to these customers
+	permanent   map[int64]bool // reject these customers' addresses
+	ambiguous   map[int64]bool // drop the connection after the message went out
+	sends       map[int64]int  // successful sends per customer
+}
+
+func (p *provider) Send(ctx context.Context, m channels.Message) (string, error) {
+	p.mu.Lock()
+	switch {
+	case p.rateLimits > 0:
+		p.rateLimits--
+		p.mu.Unlock()
+		return "", channels.Retryable(channels.ReasonRateLimited, 50*time.Millisecond, errors.New("429 Too Many Requests"))
+	case p.unavailable[m.CustomerID]:
+		delete(p.unavailable, m.CustomerID)
+		p.mu.Unlock()
+		return "", channels.Retryable(channels.ReasonUnavailable, 50*time.Millisecond, errors.New("503 Service Unavailable"))
+	case p.permanent[m.CustomerID]:
+		p.mu.Unlock()
+		return "", channels.Permanent(channels.ReasonInvalidAddress, errors.New("21211 invalid To number"))
+	case p.ambiguous[m.CustomerID]:
+		p.sends[m.CustomerID]++
+		p.mu.Unlock()
+		return "", channels.Ambiguous(errors.New("connection reset after DATA"))
+	}
+	p.sends[m.CustomerID]++
+	p.mu.Unlock()
+	return p.Sender.Send(ctx, m)
+}
+
+func TestProviderErrors(t *testing.T) {
+	b := setup(t, store.SQLite)
+	customers := addCustomers(t, b.db, 400)
+	ctx := context.Background()
+	prov := &provider{Sender: b.sender, rateLimits: 12, // more than max_retries: 3
+		unavailable: map[int64]bool{}, permanent: map[int64]bool{}, ambiguous: map[int64]bool{}, sends: map[int64]int{}}
+	var eligible []int64
+	for _, c := range customers {
+		if expectFirst(t, b.db, c) == "sms" || expectFirst(t, b.db, c) == "email" {
+			eligible = append(eligible, c.ID)
+		}
+	}
+	for i, id := range eligible {
+		switch i % 20 {
+		case 3:
+			prov.permanent[id] = true
+		case 7:
+			prov.unavailable[id] = true
+		case 11:
+			prov.ambiguous[id] = true
+		}
+	}
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: prov, channels.Email: prov}
+	b.startWorker(t, 2)
+	delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns["greeting"], "2027-02-06")
+	sum := b.waitDone(t, "greeting", "2027-02-06", 2*time.Minute)
+
+	for _, id := range eligible {
+		var row store.Delivery
+		for _, ch := range []string{"sms", "email"} {
+			if d, err := b.db.GetDelivery(ctx, store.DeliveryKey{Campaign: "greeting", Occurrence: "2027-02-06", CustomerID: id, Channel: ch}); err == nil {
+				row = d
+			}
+		}
+		switch {
+		case prov.permanent[id]:
+			if row.Status != store.StatusFailed || row.Reason != string(channels.ReasonInvalidAddress) || prov.sends[id] != 0 {
+				t.Errorf("customer %d (rejected address): %s %q, %d sends", id, row.Status, row.Reason, prov.sends[id])
+			}
+		case prov.ambiguous[id]:
+			if row.Status != store.StatusUnknown || prov.sends[id] != 1 {
+				t.Errorf("customer %d (ambiguous): %s, %d sends, want unknown after one", id, row.Status, prov.sends[id])
+			}
+		default:
+			if row.Status != store.StatusSent || prov.sends[id] != 1 {
+				t.Errorf("customer %d: %s %q, %d sends, want sent once", id, row.Status, row.Reason, prov.sends[id])
+			}
+		}
+	}
+	if prov.rateLimits != 0 || len(prov.unavailable) != 0 {
+		t.Errorf("provider script not used up: %d rate limits, %d unavailable left", prov.rateLimits, len(prov.unavailable))
+	}
+	for _, c := range sum.Counts {
+		if strings.HasPrefix(c.Reason, "gave up") {
+			t.Errorf("%d recipients given up: rate-limit waits used up the retries", c.N)
+		}
+	}
+	if sum.Total("") != sum.Targeted {
+		t.Errorf("targeted %d, accounted %d", sum.Targeted, sum.Total(""))
+	}
+}
+
+// When the provider stays down past max_retries, the last attempt settles
+// the remaining recipients as failed instead of leaving them unaccounted.
+func TestGiveUpAfterMaxRetries(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 150)
+	down := &alwaysDown{}
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: down, channels.Email: down}
+	b.startWorker(t, 2)
+	delivery.EnqueueRun(context.Background(), b.client, b.cfg.Campaigns["greeting"], "2027-02-06")
+	sum := b.waitDone(t, "greeting", "2027-02-06", 2*time.Minute)
+	var gaveUp int64
+	for _, c := range sum.Counts {
+		if c.Status == store.StatusFailed && strings.HasPrefix(c.Reason, "gave up after 3 retries") {
+			gaveUp += c.N
+		}
+	}
+	if gaveUp == 0 || gaveUp != sum.Total(store.StatusFailed) || sum.Total(store.StatusSent) != 0 || sum.Total("") != sum.Targeted {
+		t.Errorf("counts %+v, targeted %d", sum.Counts, sum.Targeted)
+	}
+}
+
+type alwaysDown struct{}
+
+func (alwaysDown) Send(context.Context, channels.Message) (string, error) {
+	return "", channels.Retryable(channels.ReasonUnavailable, 20*time.Millisecond, errors.New("503"))
+}

@@ -1,0 +1,155 @@
+package delivery_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tidings/tidings/campaigns"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/store"
+)
+
+// A run task that recorded a batch and crashed, retried after the audience
+// changed: the recorded batch is enqueued unchanged and paging resumes after
+// it, so nobody falls between two pages.
+func TestRetriedRunKeepsItsPages(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 1000)
+	ctx := context.Background()
+	c := b.cfg.Campaigns["greeting"]
+	run, err := b.db.BeginRun(ctx, c.Name, "r1", delivery.QueueFor(c.Priority))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aud, _ := b.db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: run.StartedAt, DefaultZone: c.Schedule.Location})
+	page1, _ := b.db.AudienceIDs(ctx, aud, 0, 200)
+	if err := b.db.AddBatch(ctx, store.Batch{Campaign: c.Name, Run: "r1", CustomerIDs: page1, PerCustomer: 1, Queue: delivery.QueueFor(c.Priority)}); err != nil {
+		t.Fatal(err)
+	}
+	// The crash. Then a member of page 1 leaves the audience.
+	if _, err := b.db.SQL().Exec("UPDATE customers SET tier = 'eliminated' WHERE id = ?", page1[50]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, []byte(`{"campaign":"greeting","occurrence":"r1"}`))); err != nil {
+		t.Fatal(err)
+	}
+	b.startWorker(t, 4)
+	sum := b.waitDone(t, "greeting", "r1", time.Minute)
+	var covered int64
+	b.db.SQL().QueryRow("SELECT COUNT(DISTINCT customer_id) FROM deliveries WHERE campaign = 'greeting' AND run = 'r1'").Scan(&covered)
+	var want int64
+	b.db.SQL().QueryRow("SELECT COUNT(*) FROM customers WHERE tier <> 'eliminated'").Scan(&want)
+	// Everyone now in the audience, plus the one who left after page 1 was fixed.
+	if covered != want+1 || sum.Targeted != covered || sum.Total("") != sum.Targeted {
+		t.Errorf("covered %d customers, audience %d+1; targeted %d, accounted %d", covered, want, sum.Targeted, sum.Total(""))
+	}
+}
+
+// A campaign removed from the configuration between enqueue and work: its
+// batch tasks are archived, the reconciler abandons them, the run finishes
+// and still adds up.
+func TestArchivedBatchesAreAbandoned(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 500)
+	ctx := context.Background()
+	if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, []byte(`{"campaign":"greeting","occurrence":"r2"}`))); err != nil {
+		t.Fatal(err)
+	}
+	without := *b.cfg
+	without.Campaigns = map[string]*campaigns.Campaign{}
+	b.pipeline.Config = func() *campaigns.Config { return &without }
+	b.startWorker(t, 2)
+	inspector := asynq.NewInspector(b.redis.Opt())
+	defer inspector.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := delivery.Reconcile(ctx, b.db, inspector, b.client, 0, log); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := b.db.RunSummaryOf(ctx, "greeting", "r2")
+		if s.Status == store.RunDone {
+			if s.Total(store.StatusFailed) != s.Targeted || s.Targeted == 0 {
+				t.Errorf("targeted %d, counts %+v", s.Targeted, s.Counts)
+			}
+			if len(s.Counts) == 0 || s.Counts[0].Reason != `batch abandoned: campaign "greeting" is not in the configuration: skip retry for the task` {
+				t.Errorf("reason: %+v", s.Counts)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run not done: %+v", s)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Under delivery: first, a customer who got the SMS and then withdrew SMS
+// consent is not sent the email when the batch runs again.
+func TestFirstIsOncePerCustomer(t *testing.T) {
+	b := setup(t, store.SQLite)
+	customers := addCustomers(t, b.db, 300)
+	ctx := context.Background()
+	b.startWorker(t, 2)
+	delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns["greeting"], "r3")
+	b.waitDone(t, "greeting", "r3", time.Minute)
+	sent := b.sender.total.Load()
+	var ids []int64
+	for _, c := range customers {
+		if expectFirst(t, b.db, c) == "sms" && c.Email != "" && c.EmailConsent.Granted {
+			ids = append(ids, c.ID)
+			b.db.SQL().Exec("UPDATE customers SET sms_consent = FALSE WHERE id = ?", c.ID)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("no customer reachable on both channels")
+	}
+	payload := []byte(`{"campaign":"greeting","occurrence":"r3","customer_ids":[` + joinIDs(ids) + `]}`)
+	if err := b.pipeline.HandleBatch(ctx, asynq.NewTask(delivery.TypeBatch, payload)); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.sender.total.Load() - sent; n != 0 {
+		t.Errorf("%d more messages after consent changed; want none", n)
+	}
+}
+
+// A customer deleted between the run and its batch, under delivery: all,
+// gets a skipped row on every channel the run counted.
+func TestDeletedCustomerUnderAll(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 300)
+	ctx := context.Background()
+	if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, []byte(`{"campaign":"announce","occurrence":"once"}`))); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	b.db.SQL().QueryRow("SELECT MIN(id) FROM customers WHERE tier <> 'eliminated'").Scan(&id)
+	if _, err := b.db.SQL().Exec("DELETE FROM customers WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	b.startWorker(t, 2)
+	s := b.waitDone(t, "announce", "once", time.Minute)
+	if s.Total("") != s.Targeted {
+		t.Errorf("targeted %d, accounted %d", s.Targeted, s.Total(""))
+	}
+	var n int
+	b.db.SQL().QueryRow("SELECT COUNT(*) FROM deliveries WHERE customer_id = ? AND reason = 'customer_deleted'", id).Scan(&n)
+	if n != 2 {
+		t.Errorf("%d skipped rows for the deleted customer, want 2", n)
+	}
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
+}
