@@ -231,6 +231,29 @@ func TestAudienceAndDemo(t *testing.T) {
 			t.Errorf("summary does not say %d messages in %s:\n%s", len(log), outboxDir, stdout)
 		}
 
+		withConfig := func(args ...string) (int, string, string) {
+			var out, errOut lockedBuffer
+			code := run(context.Background(), append([]string{"--config", configDir, "--templates", "../../templates"}, args...), nil, &out, &errOut,
+				func(k string) string { return map[string]string{"TIDINGS_DATABASE_URL": url}[k] })
+			return code, out.String(), errOut.String()
+		}
+		code, stdout, stderr = withConfig("runs")
+		if code != 0 || strings.Count(stdout, " done ") != 3 {
+			t.Errorf("runs: exit %d, want 3 done runs:\n%s%s", code, stdout, stderr)
+		}
+		code, stdout, stderr = withConfig("preview", "birthday-gift", "--customer", "C0000002")
+		if code != 0 || !strings.Contains(stdout, "--- sms to C0000002") || !strings.Contains(stdout, "--- email to C0000002") || !strings.Contains(stdout, "BDAY-") {
+			t.Errorf("preview: exit %d\n%s%s", code, stdout, stderr)
+		}
+		sentBefore := len(log)
+		code, stdout, stderr = withConfig("send", "new-product", "--dry-run")
+		if code != 0 || !strings.Contains(stdout, "campaign new-product: ") || !strings.Contains(stdout, "--- email to ") {
+			t.Errorf("send --dry-run: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if after, _ := outbox.ReadSentLog(outboxDir); len(after) != sentBefore {
+			t.Errorf("a dry run sent %d messages", len(after)-sentBefore)
+		}
+
 		// audience agrees with a direct count over the same database.
 		code, stdout, stderr = tidings(t, url, "audience", "tier-gold", "--sample", "3")
 		if code != 0 {
@@ -298,5 +321,21 @@ func TestImportCountsAndPartialColumns(t *testing.T) {
 	c, _ := db.CustomerByExternalID(context.Background(), "C1")
 	if c.Email != "new@example.com" || c.Name != "Wang Fang" || c.Tier != customer.TierGold || strings.Join(c.Tags, ",") != "vip" {
 		t.Errorf("after partial import: %+v", c)
+	}
+}
+
+// A template that uses the coupon in a campaign without a gift fails
+// validation, naming the campaign and the template file.
+func TestValidateChecksTemplates(t *testing.T) {
+	configDir, _ := demoConfig(t)
+	file := filepath.Join(configDir, "campaigns", "birthday-gift.yaml")
+	src, _ := os.ReadFile(file)
+	i := bytes.Index(src, []byte("gift:"))
+	os.WriteFile(file, src[:i], 0o644)
+	var out, errOut lockedBuffer
+	code := run(context.Background(), []string{"--config", configDir, "--templates", "../../templates", "validate"}, nil, &out, &errOut,
+		func(string) string { return "" })
+	if code != 1 || !strings.Contains(errOut.String(), "campaign birthday-gift: ") || !strings.Contains(errOut.String(), "birthday-gift/sms") {
+		t.Errorf("exit %d:\n%s", code, errOut.String())
 	}
 }
