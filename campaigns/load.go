@@ -245,16 +245,7 @@ func (d decoder) settings(n *node, s *Settings) {
 					}
 				},
 				"sending_timeout": func(x *node) {
-					str, ok := d.str(x, "delivery.sending_timeout")
-					if !ok {
-						return
-					}
-					dur, err := time.ParseDuration(str)
-					if err != nil || dur < time.Second {
-						d.errorf(x, "such as 10m", "delivery.sending_timeout: bad duration %q", str)
-						return
-					}
-					s.Delivery.SendingTimeout = dur
+					d.goDuration(x, "delivery.sending_timeout", time.Second, 24*time.Hour, "10m", &s.Delivery.SendingTimeout)
 				},
 				"max_retries": func(x *node) {
 					if i, ok := d.integer(x, "delivery.max_retries"); ok {
@@ -266,16 +257,7 @@ func (d decoder) settings(n *node, s *Settings) {
 					}
 				},
 				"outbox_delay": func(x *node) {
-					str, ok := d.str(x, "delivery.outbox_delay")
-					if !ok {
-						return
-					}
-					dur, err := time.ParseDuration(str)
-					if err != nil || dur < 0 || dur > time.Minute {
-						d.errorf(x, "such as 5ms", "delivery.outbox_delay: bad duration %q", str)
-						return
-					}
-					s.Delivery.OutboxDelay = dur
+					d.goDuration(x, "delivery.outbox_delay", 0, time.Minute, "5ms", &s.Delivery.OutboxDelay)
 				},
 				"outbox": func(x *node) {
 					if o, ok := d.str(x, "delivery.outbox"); ok {
@@ -296,6 +278,20 @@ func (d decoder) settings(n *node, s *Settings) {
 			s.PhoneRegion = r
 		},
 	})
+}
+
+// goDuration decodes a Go duration ("10m", "5ms") within [lo, hi] into dst.
+func (d decoder) goDuration(n *node, what string, lo, hi time.Duration, example string, dst *time.Duration) {
+	str, ok := d.str(n, what)
+	if !ok {
+		return
+	}
+	dur, err := time.ParseDuration(str)
+	if err != nil || dur < lo || dur > hi {
+		d.errorf(n, fmt.Sprintf("such as %s, between %s and %s", example, lo, hi), "%s: bad duration %q", what, str)
+		return
+	}
+	*dst = dur
 }
 
 // yamlFiles lists dir/sub/*.yaml and *.yml in name order. A missing folder

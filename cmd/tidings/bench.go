@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -105,22 +104,13 @@ func (a *app) bench(ctx context.Context, recipients, concurrency int) error {
 		defer mr.Close()
 		opt = asynq.RedisClientOpt{Addr: mr.Addr()}
 	}
-	client := asynq.NewClient(opt)
-	defer client.Close()
-	p, err := a.pipeline(cfg, tmpl, db, client)
+	client, stop, err := a.inProcessWorker(ctx, cfg, tmpl, db, opt, concurrency)
 	if err != nil {
 		return err
 	}
-	workerCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- a.serve(workerCtx, opt, p, db, time.Hour, concurrency) }()
 
 	run := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if f, _ := os.Create("/tmp/bench.prof"); f != nil {
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	start := time.Now()
 	if _, err := delivery.EnqueueRun(ctx, client, cfg.Campaigns["bench"], run); err != nil {
 		return err
@@ -130,8 +120,9 @@ func (a *app) bench(ctx context.Context, recipients, concurrency int) error {
 		return err
 	}
 	elapsed := time.Since(start)
-	stop()
-	<-served
+	if err := stop(); err != nil {
+		return err
+	}
 
 	sent := s.Total(store.StatusSent)
 	fmt.Fprintf(a.stdout, "\nrecipients   %d (redis: %s, database: %s, %d CPUs, concurrency %d)\n",

@@ -70,17 +70,11 @@ func (a *app) demo(ctx context.Context) error {
 		return err
 	}
 	defer mr.Close()
-	opt := asynq.RedisClientOpt{Addr: mr.Addr()}
-	client := asynq.NewClient(opt)
-	defer client.Close()
-	p, err := a.pipeline(cfg, tmpl, db, client)
+	client, stopWorker, err := a.inProcessWorker(ctx, cfg, tmpl, db, asynq.RedisClientOpt{Addr: mr.Addr()}, 8)
 	if err != nil {
 		return err
 	}
-	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
-	served := make(chan error, 1)
-	go func() { served <- a.serve(workerCtx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, 8) }()
 
 	now := time.Now()
 	fmt.Fprintf(a.stdout, "running %d sample campaigns through an in-process Redis and worker …\n", len(cfg.Campaigns))
@@ -102,8 +96,7 @@ func (a *app) demo(ctx context.Context) error {
 		summaries = append(summaries, s)
 	}
 	elapsed := time.Since(start)
-	stopWorker()
-	if err := <-served; err != nil {
+	if err := stopWorker(); err != nil {
 		return err
 	}
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -141,6 +142,32 @@ func (a *app) worker(ctx context.Context, concurrency int) error {
 		return err
 	}
 	return a.serve(ctx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency)
+}
+
+// inProcessWorker runs a worker in this process, for the demo and the
+// benchmark. stop shuts it down (gracefully) and may be called more than once.
+func (a *app) inProcessWorker(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB,
+	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
+	client := asynq.NewClient(opt)
+	p, err := a.pipeline(cfg, tmpl, db, client)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	workerCtx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- a.serve(workerCtx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency) }()
+	var once sync.Once
+	var serveErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-served
+			client.Close()
+		})
+		return serveErr
+	}
+	return client, stop, nil
 }
 
 // serve runs an Asynq server and the sweeper until ctx ends.
