@@ -68,8 +68,11 @@ type Campaign struct {
 	// serve queues by weight, so a big low-priority mailer cannot starve a
 	// small greeting.
 	Priority string
-	File     string
-	Pos      Pos
+	// SMSMaxSegments limits the billable parts of the campaign's SMS
+	// (0: channels.sms.max_segments of tidings.yaml).
+	SMSMaxSegments int
+	File           string
+	Pos            Pos
 }
 
 // Priorities, highest first.
@@ -207,6 +210,15 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 		"dates":         func(v *node) { c.Dates = d.dates(v) },
 		"at":            func(v *node) { at = v },
 		"gift":          func(v *node) { c.Gift = d.gift(v) },
+		"sms_max_segments": func(v *node) {
+			if i, ok := d.integer(v, "sms_max_segments"); ok {
+				if i < 1 || i > 10 {
+					d.errorf(v, "", "sms_max_segments: %d is out of range 1..10", i)
+					return
+				}
+				c.SMSMaxSegments = int(i)
+			}
+		},
 		"priority": func(v *node) {
 			p, ok := d.str(v, "priority")
 			if ok && !slices.Contains(Priorities, p) {

@@ -40,6 +40,7 @@ type Settings struct {
 	// EmailFrom is the From address of email, "Name <address>".
 	EmailFrom string
 	Delivery  DeliverySettings
+	Channels  ChannelSettings
 }
 
 // DeliverySettings tune the pipeline.
@@ -69,6 +70,7 @@ func DefaultSettings() Settings {
 		PublicURL:       "http://localhost:8080",
 		EmailFrom:       "Tidings <hello@tidings.example>",
 		Delivery:        DeliverySettings{BatchSize: 500, SendingTimeout: 10 * time.Minute, MaxRetries: 8},
+		Channels:        ChannelSettings{BreakAfter: 50, SMS: SMSSettings{MaxSegments: 3}},
 	}
 }
 
@@ -266,6 +268,7 @@ func (d decoder) settings(n *node, s *Settings) {
 				},
 			})
 		},
+		"channels": func(v *node) { d.channelSettings(v, &s.Channels) },
 		"phone_region": func(v *node) {
 			r, ok := d.str(v, "phone_region")
 			if !ok {

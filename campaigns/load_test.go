@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -88,7 +89,7 @@ func TestLoadSettingsIgnoresCampaigns(t *testing.T) {
 	if err != nil || s.PhoneRegion != "US" || s.DefaultTimeZone != "Asia/Shanghai" {
 		t.Errorf("got %+v, %v", s, err)
 	}
-	if s, err := campaigns.LoadSettings(filepath.Join(dir, "missing")); err != nil || s != campaigns.DefaultSettings() {
+	if s, err := campaigns.LoadSettings(filepath.Join(dir, "missing")); err != nil || !reflect.DeepEqual(s, campaigns.DefaultSettings()) {
 		t.Errorf("missing folder: %+v, %v", s, err)
 	}
 }

@@ -49,7 +49,8 @@ type Reason string
 const (
 	ReasonInvalidAddress Reason = "invalid_address"
 	ReasonRejected       Reason = "rejected"
-	ReasonUnsubscribed   Reason = "unsubscribed"
+	ReasonUnsubscribed   Reason = "unsubscribed" // the recipient opted out at the provider (SMS STOP)
+	ReasonNoSuchUser     Reason = "no_such_user" // the mailbox does not exist (SMTP 550 5.1.1)
 	ReasonRateLimited    Reason = "rate_limited"
 	ReasonUnavailable    Reason = "provider_unavailable"
 	ReasonAuth           Reason = "auth"

@@ -116,6 +116,7 @@ func TestProviderErrors(t *testing.T) {
 func TestGiveUpAfterMaxRetries(t *testing.T) {
 	b := setup(t, store.SQLite)
 	addCustomers(t, b.db, 150)
+	b.cfg.Settings.Channels.BreakAfter = 0 // without the circuit breaker, which would pause the run first
 	down := &alwaysDown{}
 	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: down, channels.Email: down}
 	b.startWorker(t, 2)
@@ -136,4 +137,98 @@ type alwaysDown struct{}
 
 func (alwaysDown) Send(context.Context, channels.Message) (string, error) {
 	return "", channels.Retryable(channels.ReasonUnavailable, 20*time.Millisecond, errors.New("503"))
+}
+
+// scripted answers every send with err until fixed.
+type scripted struct {
+	channels.Sender
+	mu    sync.Mutex
+	err   error
+	calls int
+}
+
+func (s *scripted) Send(ctx context.Context, m channels.Message) (string, error) {
+	s.mu.Lock()
+	err := s.err
+	s.calls++
+	s.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return s.Sender.Send(ctx, m)
+}
+
+func (s *scripted) set(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+func waitStatus(t *testing.T, b *bundle, run, status string) store.RunSummary {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s, _ := b.db.RunSummaryOf(context.Background(), "greeting", run)
+		if s.Status == status {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run is %s, want %s: %+v", s.Status, status, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A provider refusing our credentials pauses the run at once; nobody is
+// failed; after resume everyone is sent, once.
+func TestAuthFailurePausesTheRun(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 300)
+	prov := &scripted{Sender: b.sender, err: channels.Permanent(channels.ReasonAuth, errors.New("twilio 20003: Authenticate"))}
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: prov, channels.Email: prov}
+	b.startWorker(t, 2)
+	ctx := context.Background()
+	delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns["greeting"], "auth")
+	paused := waitStatus(t, b, "auth", store.RunPaused)
+	if !strings.Contains(paused.Error, "20003") || paused.Total(store.StatusFailed) != 0 {
+		t.Errorf("paused run: %+v", paused)
+	}
+	time.Sleep(500 * time.Millisecond)
+	prov.mu.Lock()
+	calls := prov.calls
+	prov.mu.Unlock()
+	if calls > 4 {
+		t.Errorf("%d sends tried after the credentials were refused; the run should stop at once", calls)
+	}
+	prov.set(nil)
+	if ok, err := b.db.ResumeRun(ctx, "greeting", "auth"); !ok || err != nil {
+		t.Fatalf("resume: %v %v", ok, err)
+	}
+	done := b.waitDone(t, "greeting", "auth", 3*time.Minute)
+	if done.Total(store.StatusFailed) != 0 || done.Total(store.StatusSent) == 0 || done.Total("") != done.Targeted {
+		t.Errorf("after resume: %+v", done)
+	}
+	for id, n := range b.sender.sends {
+		if n != 1 {
+			t.Errorf("%s sent %d times", id, n)
+		}
+	}
+}
+
+// After break_after provider failures in a row the run pauses and says why,
+// instead of failing recipient after recipient.
+func TestCircuitBreakerPausesTheRun(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 300)
+	prov := &scripted{Sender: b.sender, err: channels.Permanent(channels.ReasonRejected, errors.New("smtp 554 5.7.1 service unavailable"))}
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: prov, channels.Email: prov}
+	b.startWorker(t, 1)
+	delivery.EnqueueRun(context.Background(), b.client, b.cfg.Campaigns["greeting"], "cb")
+	s := waitStatus(t, b, "cb", store.RunPaused)
+	if !strings.Contains(s.Error, "circuit breaker: 4 provider failures in a row") {
+		t.Errorf("error %q", s.Error)
+	}
+	if f := s.Total(store.StatusFailed); f > 4 {
+		t.Errorf("%d recipients failed before the breaker opened, want at most 4", f)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -30,6 +31,8 @@ type Pipeline struct {
 	Signer    *signing.Signer
 	Log       *slog.Logger
 	Now       func() time.Time
+
+	breaker breaker
 }
 
 // Mux routes the task types to their handlers.
@@ -88,7 +91,7 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if run.Status != store.RunRunning {
+	if run.Paged || run.Status == store.RunFailed {
 		log.Info("run already enqueued", "status", run.Status)
 		return nil
 	}
@@ -263,6 +266,9 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	if run, err := p.Store.GetRun(ctx, c.Name, pl.Occurrence); err == nil && run.Status == store.RunPaused {
+		return &retryLater{Wait: pausedWait, Err: channels.Retryable(reasonPaused, pausedWait, errors.New(run.Error)), Progressed: true}
+	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, hasMax := asynq.GetMaxRetry(ctx)
 	lastAttempt := hasMax && retried >= maxRetry
@@ -329,7 +335,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			}
 			var rl *retryLater
 			if errors.As(err, &rl) {
-				rl.Progressed = progressed
+				rl.Progressed = rl.Progressed || progressed
 			}
 			if err != nil {
 				return err
@@ -401,10 +407,49 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	}
 	providerID, err := sender.Send(ctx, m)
 	if err == nil {
+		p.breaker.success(c.Name, run)
 		return settle(store.StatusSent, "", providerID)
 	}
 	ce := channels.Classify(err)
+	paused, err := p.afterFailure(settleCtx, c, run, ce)
+	if err != nil {
+		return true, err
+	}
+	if paused && ce.Reason != channels.ReasonAuth {
+		// Record this recipient's outcome, then stop the batch: it waits
+		// with the run.
+		var rl *retryLater
+		if _, err := p.settleFailure(settleCtx, key, st, ce, lastAttempt, retried); err != nil && !errors.As(err, &rl) {
+			return true, err
+		}
+		return true, &retryLater{Wait: pausedWait, Err: ce, Progressed: true}
+	}
+	return p.settleFailure(settleCtx, key, st, ce, lastAttempt, retried)
+}
+
+// settleFailure records a failed send's outcome by its classification.
+func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKey, st step, ce *channels.Error, lastAttempt bool, retried int) (bool, error) {
+	settle := func(status store.Status, reason, providerID string) (bool, error) {
+		return true, p.Store.SettleDelivery(settleCtx, key, status, reason, providerID)
+	}
 	switch {
+	case ce.Reason == channels.ReasonAuth:
+		// Our credentials, not this recipient: the run is paused (above),
+		// and this recipient waits with the others.
+		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
+			return true, err
+		}
+		return true, &retryLater{Wait: pausedWait, Err: ce, Progressed: true}
+	case ce.Reason == channels.ReasonUnsubscribed:
+		if err := p.Store.Suppress(settleCtx, st.channel, st.address, "unsubscribed at the provider"); err != nil {
+			return true, err
+		}
+		return settle(store.StatusSkipped, "unsubscribed at the provider", "")
+	case ce.Reason == channels.ReasonNoSuchUser:
+		if err := p.Store.Suppress(settleCtx, st.channel, st.address, "no such user: "+ce.Error()); err != nil {
+			return true, err
+		}
+		return settle(store.StatusFailed, string(ce.Reason), "")
 	case ce.Ambiguous:
 		return settle(store.StatusUnknown, string(ce.Reason), "")
 	case ce.Retryable && !lastAttempt:
@@ -416,6 +461,67 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 		return settle(store.StatusFailed, fmt.Sprintf("gave up after %d retries: %s", retried, ce.Reason), "")
 	}
 	return settle(store.StatusFailed, string(ce.Reason), "")
+}
+
+// reasonPaused is the retry reason of a batch whose run is paused.
+const reasonPaused channels.Reason = "run_paused"
+
+// afterFailure pauses the run when the provider refuses our credentials, or
+// when the circuit breaker has seen break_after provider failures in a row:
+// thousands of recipients are better kept waiting than failed one by one.
+// Failures that belong to one recipient (a bad number, an opt-out) do not
+// count. The count is per worker process; the pause is for the whole run.
+// It reports whether the run is paused now (by this failure or by another
+// worker), so the batch stops.
+func (p *Pipeline) afterFailure(ctx context.Context, c *campaigns.Campaign, run string, ce *channels.Error) (bool, error) {
+	switch ce.Reason {
+	case channels.ReasonInvalidAddress, channels.ReasonNoSuchUser, channels.ReasonUnsubscribed, channels.ReasonRateLimited:
+		p.breaker.success(c.Name, run) // the provider answered: it is up
+		return false, nil
+	case channels.ReasonAuth:
+		return true, p.pause(ctx, c.Name, run, "the provider refused our credentials: "+ce.Error())
+	}
+	limit := p.Config().Settings.Channels.BreakAfter
+	if n := p.breaker.failure(c.Name, run); limit > 0 && n >= limit {
+		p.breaker.success(c.Name, run)
+		return true, p.pause(ctx, c.Name, run, fmt.Sprintf("circuit breaker: %d provider failures in a row, the last: %s", n, ce.Error()))
+	}
+	// Another worker may have paused the run meanwhile.
+	r, err := p.Store.GetRun(ctx, c.Name, run)
+	return err == nil && r.Status == store.RunPaused, nil
+}
+
+// pausedWait is how often a paused run's batches look whether it resumed.
+const pausedWait = 15 * time.Second
+
+func (p *Pipeline) pause(ctx context.Context, campaign, run, reason string) error {
+	paused, err := p.Store.PauseRun(ctx, campaign, run, reason)
+	if paused {
+		p.Log.Error("run paused; resume it with `tidings resume`", "campaign", campaign, "run", run, "reason", reason)
+	}
+	return err
+}
+
+// breaker counts consecutive provider failures per run, in this process.
+type breaker struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (b *breaker) failure(campaign, run string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.counts == nil {
+		b.counts = map[string]int{}
+	}
+	b.counts[campaign+"\x00"+run]++
+	return b.counts[campaign+"\x00"+run]
+}
+
+func (b *breaker) success(campaign, run string) {
+	b.mu.Lock()
+	delete(b.counts, campaign+"\x00"+run)
+	b.mu.Unlock()
 }
 
 // TemplateData is what a recipient's templates render with: the customer, the

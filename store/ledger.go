@@ -171,6 +171,7 @@ type Run struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Error      string
+	Paged      bool // the run task has paged the whole audience
 }
 
 // StartRun records that an occurrence started. It reports false when the
@@ -199,8 +200,10 @@ func (s *DB) FinishRun(ctx context.Context, campaign, occurrence, status string,
 func (s *DB) GetRun(ctx context.Context, campaign, occurrence string) (Run, error) {
 	r := Run{Campaign: campaign, Occurrence: occurrence}
 	var runErr sql.NullString
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status, targeted, started_at, finished_at, error FROM runs WHERE campaign = ? AND occurrence = ?`),
-		campaign, occurrence).Scan(&r.Status, &r.Targeted, scanTime{&r.StartedAt}, scanTime{&r.FinishedAt}, &runErr)
+	var paged int
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT status, targeted, started_at, finished_at, error, paged FROM runs WHERE campaign = ? AND occurrence = ?`),
+		campaign, occurrence).Scan(&r.Status, &r.Targeted, scanTime{&r.StartedAt}, scanTime{&r.FinishedAt}, &runErr, &paged)
+	r.Paged = paged == 1
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}

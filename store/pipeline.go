@@ -17,7 +17,34 @@ const (
 	RunSending = "sending" // every batch is enqueued; deliveries go on
 	RunDone    = "done"    // every batch has finished (or was abandoned)
 	RunFailed  = "failed"  // the run task itself was given up while paging
+	RunPaused  = "paused"  // deliveries wait: the provider refused our credentials or kept failing
 )
+
+// PauseRun stops a run's deliveries until ResumeRun, saying why. Batches
+// wait without using up retries; nothing is failed.
+func (s *DB) PauseRun(ctx context.Context, campaign, run, reason string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, error = ? WHERE campaign = ? AND occurrence = ? AND status IN (?, ?)`),
+		RunPaused, reason, campaign, run, RunRunning, RunSending)
+	if err != nil {
+		return false, fmt.Errorf("pause run: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ResumeRun lets a paused run's deliveries go on.
+func (s *DB) ResumeRun(ctx context.Context, campaign, run string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET status = CASE WHEN paged = 1 THEN ? ELSE ? END, error = NULL
+		WHERE campaign = ? AND occurrence = ? AND status = ?`), RunSending, RunRunning, campaign, run, RunPaused)
+	if err != nil {
+		return false, fmt.Errorf("resume run: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return false, err
+	}
+	return true, s.completeRun(ctx, campaign, run)
+}
 
 // BeginRun returns the occurrence's run record, creating it as running. A
 // retried run task gets the original record back: its StartedAt is the
@@ -181,10 +208,11 @@ func (s *DB) Existing(ctx context.Context, campaign, occurrence string, ids []in
 // rows its recorded batches call for. It then completes the run if every
 // batch is finished.
 func (s *DB) RunEnqueued(ctx context.Context, campaign, occurrence string) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?,
+	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE runs SET paged = 1,
+		status = CASE WHEN status = ? THEN ? ELSE status END,
 		targeted = (SELECT COALESCE(SUM(size * per_customer), 0) FROM run_batches b WHERE b.campaign = runs.campaign AND b.occurrence = runs.occurrence)
-		WHERE campaign = ? AND occurrence = ? AND status = ?`),
-		RunSending, campaign, occurrence, RunRunning)
+		WHERE campaign = ? AND occurrence = ?`),
+		RunRunning, RunSending, campaign, occurrence)
 	if err != nil {
 		return fmt.Errorf("run enqueued: %w", err)
 	}

@@ -339,3 +339,26 @@ func TestValidateChecksTemplates(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, errOut.String())
 	}
 }
+
+// SMS templates are held to the opt-out footer and the segment limit.
+func TestValidateChecksSMS(t *testing.T) {
+	configDir, _ := demoConfig(t)
+	tmplDir := filepath.Join(t.TempDir(), "templates")
+	if err := os.CopyFS(tmplDir, os.DirFS("../../templates")); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("新春快乐，万事如意。", 8) + "回T退订\n" // 84 characters: UCS-2, 2 segments
+	os.WriteFile(filepath.Join(tmplDir, "spring-festival", "sms.zh.txt"), []byte(long), 0o644)
+	settings := filepath.Join(configDir, "tidings.yaml")
+	src, _ := os.ReadFile(settings)
+	src = append(src, []byte("channels:\n  sms:\n    max_segments: 1\n    footer: {zh: \"回T退订\", default: \"Reply HALT to opt out\"}\n")...)
+	os.WriteFile(settings, src, 0o644)
+	var out, errOut lockedBuffer
+	code := run(context.Background(), []string{"--config", configDir, "--templates", tmplDir, "validate"}, nil, &out, &errOut, func(string) string { return "" })
+	got := errOut.String()
+	if code != 1 ||
+		!strings.Contains(got, `template spring-festival, SMS for locale "zh" is 2 segments (UCS-2, 84 characters) for a sample customer; the limit is 1 (sms_max_segments)`) ||
+		!strings.Contains(got, `template spring-festival, SMS for locale "en" lacks the opt-out footer "Reply HALT to opt out"`) {
+		t.Errorf("exit %d:\n%s", code, got)
+	}
+}

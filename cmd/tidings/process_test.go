@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,9 +55,14 @@ type cluster struct {
 func newCluster(t *testing.T, customers int) *cluster {
 	t.Helper()
 	abs, _ := filepath.Abs("testdata/pipeline")
+	return newClusterWith(t, customers, filepath.Join(abs, "configs"), filepath.Join(abs, "templates"))
+}
+
+func newClusterWith(t *testing.T, customers int, configDir, templatesDir string) *cluster {
+	t.Helper()
 	c := &cluster{
 		dbURL: storetest.NewPostgresURL(t), redisURL: redistest.Start(t).URL(), dir: t.TempDir(),
-		config: filepath.Join(abs, "configs"), templates: filepath.Join(abs, "templates"),
+		config: configDir, templates: templatesDir,
 	}
 	if code, _, stderr := c.tidings(t, "customers", "generate", "--count", fmt.Sprint(customers)); code != 0 {
 		t.Fatalf("generate: %s", stderr)
@@ -64,8 +71,11 @@ func newCluster(t *testing.T, customers int) *cluster {
 }
 
 func (c *cluster) env(k string) string {
-	return map[string]string{"TIDINGS_DATABASE_URL": c.dbURL, "TIDINGS_REDIS_URL": c.redisURL, "TIDINGS_SECRET": "test"}[k]
+	return map[string]string{"TIDINGS_DATABASE_URL": c.dbURL, "TIDINGS_REDIS_URL": c.redisURL, "TIDINGS_SECRET": "test",
+		"TIDINGS_TWILIO_ACCOUNT_SID": testAccountSID, "TIDINGS_TWILIO_AUTH_TOKEN": "testtoken"}[k]
 }
+
+const testAccountSID = "AC0123456789abcdef0123456789abcdef"
 
 // tidings runs a command in process, in the cluster's folder.
 func (c *cluster) tidings(t *testing.T, args ...string) (int, string, string) {
@@ -81,7 +91,8 @@ func (c *cluster) worker(t *testing.T, concurrency int) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(binary(t), "--config", c.config, "--templates", c.templates, "worker", "--concurrency", fmt.Sprint(concurrency))
 	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), "TIDINGS_DATABASE_URL="+c.dbURL, "TIDINGS_REDIS_URL="+c.redisURL, "TIDINGS_SECRET=test")
+	cmd.Env = append(os.Environ(), "TIDINGS_DATABASE_URL="+c.dbURL, "TIDINGS_REDIS_URL="+c.redisURL, "TIDINGS_SECRET=test",
+		"TIDINGS_TWILIO_ACCOUNT_SID="+testAccountSID, "TIDINGS_TWILIO_AUTH_TOKEN=testtoken")
 	log, _ := os.Create(filepath.Join(c.dir, fmt.Sprintf("worker-%d.log", time.Now().UnixNano())))
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -105,10 +116,14 @@ func (c *cluster) open(t *testing.T) *store.DB {
 }
 
 func (c *cluster) waitDone(t *testing.T, db *store.DB, run string, timeout time.Duration) store.RunSummary {
+	return c.waitCampaign(t, db, "notice", run, timeout)
+}
+
+func (c *cluster) waitCampaign(t *testing.T, db *store.DB, campaign, run string, timeout time.Duration) store.RunSummary {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		s, err := db.RunSummaryOf(context.Background(), "notice", run)
+		s, err := db.RunSummaryOf(context.Background(), campaign, run)
 		if err == nil && s.Status == store.RunDone {
 			return s
 		}
@@ -214,4 +229,75 @@ func TestThreeWorkersShareARun(t *testing.T) {
 	// contract; the ledger is. Deliveries must have come from batches handled
 	// by more than one process, which the task ids cannot show, so we only
 	// check the outcome.
+}
+
+// Two worker processes sharing `rate: 50/s` never exceed it by more than 10%
+// in any 10-second window, measured where the messages arrive: an HTTP
+// server speaking Twilio's Messages API.
+func TestTwoWorkersShareARate(t *testing.T) {
+	var mu sync.Mutex
+	var arrivals []time.Time
+	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, _ := r.BasicAuth()
+		if r.Method != http.MethodPost || user != testAccountSID || pass != "testtoken" ||
+			r.URL.Path != "/2010-04-01/Accounts/"+testAccountSID+"/Messages.json" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"code":20003,"message":"Authenticate","status":401}`)
+			return
+		}
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		n := len(arrivals)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"sid":"SM%032x","status":"queued"}`, n)
+	}))
+	defer twilio.Close()
+
+	dir := t.TempDir()
+	abs, _ := filepath.Abs("testdata/pipeline")
+	configDir := filepath.Join(dir, "configs")
+	os.MkdirAll(filepath.Join(configDir, "segments"), 0o755)
+	os.MkdirAll(filepath.Join(configDir, "campaigns"), 0o755)
+	os.WriteFile(filepath.Join(configDir, "segments", "all.yaml"), []byte("name: all\nwhere:\n  id: {gt: 0}\n"), 0o644)
+	os.WriteFile(filepath.Join(configDir, "campaigns", "texts.yaml"), []byte(
+		"name: texts\nkind: product\nat: \"2027-03-01 10:00\"\naudience:\n  segment: all\nchannels: [sms]\ntemplate: notice\n"), 0o644)
+	os.WriteFile(filepath.Join(configDir, "tidings.yaml"), []byte(fmt.Sprintf(`brand: Test Tea
+delivery:
+  batch_size: 100
+channels:
+  sms:
+    rate: 50/s
+    twilio:
+      from: "+14155550100"
+      base_url: %s
+`, twilio.URL)), 0o644)
+
+	c := newClusterWith(t, 3000, configDir, filepath.Join(abs, "templates"))
+	db := c.open(t)
+	c.worker(t, 8)
+	c.worker(t, 8)
+	if code, out, stderr := c.tidings(t, "send", "texts", "--occurrence", "r"); code != 0 {
+		t.Fatalf("send: %s %s", out, stderr)
+	}
+	s := c.waitCampaign(t, db, "texts", "r", 3*time.Minute)
+	mu.Lock()
+	defer mu.Unlock()
+	if int64(len(arrivals)) != s.Total(store.StatusSent) || len(arrivals) < 1000 {
+		t.Fatalf("%d requests arrived, %d sent in the ledger", len(arrivals), s.Total(store.StatusSent))
+	}
+	// The busiest 10-second window.
+	busiest := 0
+	for i, j := 0, 0; i < len(arrivals); i++ {
+		for arrivals[i].Sub(arrivals[j]) >= 10*time.Second {
+			j++
+		}
+		busiest = max(busiest, i-j+1)
+	}
+	if busiest > 550 {
+		t.Errorf("%d messages in the busiest 10 s, more than 50/s + 10%%", busiest)
+	}
+	span := arrivals[len(arrivals)-1].Sub(arrivals[0])
+	t.Logf("%d messages over %s (%.1f/s); busiest 10 s window: %d", len(arrivals), span.Round(time.Millisecond), float64(len(arrivals)-1)/span.Seconds(), busiest)
 }

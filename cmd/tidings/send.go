@@ -193,6 +193,34 @@ func (a *app) previewCommand() *cobra.Command {
 	return cmd
 }
 
+func (a *app) resumeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "resume CAMPAIGN RUN",
+		Short: "Resume a run paused by an authentication failure or the circuit breaker",
+		Long: `A run pauses when the provider refuses Tidings' credentials, or after
+channels.break_after provider failures in a row; its batches wait without
+failing anyone. Fix the cause (credentials in the environment, the provider's
+status), then resume: the waiting batches go on within a minute.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ok, err := db.ResumeRun(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &exitError{code: 1, msg: fmt.Sprintf("run %s %s is not paused", args[0], args[1])}
+			}
+			fmt.Fprintf(a.stdout, "resumed %s %s\n", args[0], args[1])
+			return nil
+		},
+	}
+}
+
 func (a *app) runsCommand() *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
@@ -231,6 +259,9 @@ func (a *app) runsCommand() *cobra.Command {
 			}
 			tw.Flush()
 			for _, r := range runs {
+				if r.Error != "" {
+					fmt.Fprintf(a.stdout, "\n%s %s is %s: %s\n", r.Campaign, r.Occurrence, r.Status, r.Error)
+				}
 				var lines []string
 				for _, c := range r.Counts {
 					if c.Reason != "" {

@@ -5,15 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/channels/outbox"
+	"github.com/tidings/tidings/channels/ratelimit"
+	"github.com/tidings/tidings/channels/sms"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/internal/signing"
 	"github.com/tidings/tidings/store"
@@ -80,8 +86,14 @@ func (a *app) loadAll() (*campaigns.Config, *templates.Set, error) {
 	var errs []error
 	for _, name := range cfg.CampaignNames() {
 		c := cfg.Campaigns[name]
-		for _, err := range tmpl.Check(c.Template, c.Channels, c.Gift != nil && c.Gift.Coupon != nil) {
+		checked := tmpl.Check(c.Template, c.Channels, c.Gift != nil && c.Gift.Coupon != nil)
+		for _, err := range checked {
 			errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
+		}
+		if len(checked) == 0 && slices.Contains(c.Channels, channels.SMS) {
+			for _, err := range checkSMS(cfg.Settings.Channels.SMS, c, tmpl) {
+				errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -93,23 +105,92 @@ func (a *app) loadAll() (*campaigns.Config, *templates.Set, error) {
 	return cfg, tmpl, nil
 }
 
-// senders builds the channels of the configuration. Until the SMTP and
-// Twilio adapters exist, the outbox is the only channel.
-func (a *app) senders(s campaigns.Settings) (map[string]channels.Sender, error) {
-	if s.Delivery.Outbox == "" {
-		return nil, errors.New("no channel is configured: set delivery.outbox in tidings.yaml (SMTP and Twilio adapters are not built yet)")
+// checkSMS renders the campaign's SMS in every locale it has for a sample
+// customer and checks what costs money or breaks the law: the opt-out footer
+// of channels.sms.footer must be there (marketing SMS must say how to stop
+// them), and the message must fit the campaign's segment limit (GSM-7 160/153
+// characters a part, UCS-2 70/67: one Chinese character makes it UCS-2).
+// Real customers' names vary; the sample is a typical one.
+func checkSMS(s campaigns.SMSSettings, c *campaigns.Campaign, tmpl *templates.Set) []error {
+	limit := c.SMSMaxSegments
+	if limit == 0 {
+		limit = s.MaxSegments
 	}
+	var errs []error
+	for _, locale := range tmpl.Locales(c.Template) {
+		sample := locale
+		if sample == "" {
+			sample = "en"
+		}
+		msg, err := tmpl.Render(c.Template, channels.SMS, sample, templates.SampleData(sample, c.Gift != nil && c.Gift.Coupon != nil))
+		if err != nil {
+			continue // Check reported it
+		}
+		where := fmt.Sprintf("template %s, SMS for locale %q", c.Template, sample)
+		if footer := s.Footer(sample); footer != "" && !strings.Contains(msg.Body, footer) {
+			errs = append(errs, fmt.Errorf("%s lacks the opt-out footer %q (channels.sms.footer)", where, footer))
+		}
+		if enc, units, segs := sms.Segments(msg.Body); limit > 0 && segs > limit {
+			errs = append(errs, fmt.Errorf("%s is %d segments (%s, %d characters) for a sample customer; the limit is %d (sms_max_segments)", where, segs, enc, units, limit))
+		}
+	}
+	return errs
+}
+
+// senders builds the channels of the configuration: the outbox for every
+// channel when delivery.outbox is set, otherwise SMTP for email and Twilio
+// for SMS, with their secrets from the environment. Each is held to its
+// channel's rate across the cluster when rdb is given.
+func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[string]channels.Sender, error) {
+	s := cfg.Settings
 	from, err := mail.ParseAddress(s.EmailFrom)
 	if err != nil {
 		return nil, fmt.Errorf("email_from: %w", err)
 	}
-	o := outbox.New(s.Delivery.Outbox, *from, s.Delivery.OutboxDelay)
-	return map[string]channels.Sender{channels.Email: o, channels.SMS: o}, nil
+	out := map[string]channels.Sender{}
+	if s.Delivery.Outbox != "" {
+		o := outbox.New(s.Delivery.Outbox, *from, s.Delivery.OutboxDelay)
+		out[channels.Email], out[channels.SMS] = o, o
+	} else {
+		if t := s.Channels.SMS.Twilio; t != nil {
+			sender, err := sms.New(sms.Config{
+				AccountSID: a.getenv("TIDINGS_TWILIO_ACCOUNT_SID"), AuthToken: a.getenv("TIDINGS_TWILIO_AUTH_TOKEN"),
+				MessagingServiceSID: t.MessagingServiceSID, From: t.From, BaseURL: t.BaseURL,
+				StatusCallback: t.StatusCallback, ValidityPeriod: t.ValidityPeriod,
+			}, a.log.With("channel", "sms"))
+			if err != nil {
+				return nil, fmt.Errorf("channels.sms.twilio (credentials from TIDINGS_TWILIO_ACCOUNT_SID and TIDINGS_TWILIO_AUTH_TOKEN): %w", err)
+			}
+			out[channels.SMS] = sender
+		}
+		if err := a.emailSender(cfg, *from, out); err != nil {
+			return nil, err
+		}
+	}
+	// Every channel a campaign names must have somewhere to go.
+	for _, name := range cfg.CampaignNames() {
+		for _, ch := range cfg.Campaigns[name].Channels {
+			if out[ch] == nil {
+				return nil, fmt.Errorf("campaign %s sends %s, but channels.%s in tidings.yaml configures no provider (or set delivery.outbox)", name, ch, ch)
+			}
+		}
+	}
+	if rdb != nil {
+		limiter := redis_rate.NewLimiter(rdb)
+		rates := map[string]ratelimit.Rate{channels.Email: s.Channels.Email.Rate, channels.SMS: s.Channels.SMS.Rate}
+		for ch, sender := range out {
+			if r := rates[ch]; !r.IsZero() {
+				out[ch] = ratelimit.Wrap(sender, limiter, ch, r)
+			}
+		}
+	}
+	return out, nil
 }
 
 // pipeline wires the delivery pipeline to a store and a queue.
-func (a *app) pipeline(cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, client *asynq.Client) (*delivery.Pipeline, error) {
-	senders, err := a.senders(cfg.Settings)
+func (a *app) pipeline(cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, client *asynq.Client, opt asynq.RedisConnOpt) (*delivery.Pipeline, error) {
+	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
+	senders, err := a.senders(cfg, rdb)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +218,7 @@ func (a *app) worker(ctx context.Context, concurrency int) error {
 	defer db.Close()
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	p, err := a.pipeline(cfg, tmpl, db, client)
+	p, err := a.pipeline(cfg, tmpl, db, client, opt)
 	if err != nil {
 		return err
 	}
@@ -149,7 +230,7 @@ func (a *app) worker(ctx context.Context, concurrency int) error {
 func (a *app) inProcessWorker(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB,
 	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
 	client := asynq.NewClient(opt)
-	p, err := a.pipeline(cfg, tmpl, db, client)
+	p, err := a.pipeline(cfg, tmpl, db, client, opt)
 	if err != nil {
 		client.Close()
 		return nil, nil, err

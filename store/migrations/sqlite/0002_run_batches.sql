@@ -31,3 +31,5 @@ ALTER TABLE deliveries ADD COLUMN run TEXT;
 CREATE INDEX deliveries_by_run ON deliveries (campaign, run, status);
 
 ALTER TABLE runs ADD COLUMN queue TEXT;
+-- 1 once the run task has paged the whole audience (targeted is final).
+ALTER TABLE runs ADD COLUMN paged INTEGER NOT NULL DEFAULT 0;

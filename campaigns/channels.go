@@ -1,0 +1,270 @@
+package campaigns
+
+import (
+	"fmt"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tidings/tidings/channels/ratelimit"
+)
+
+// ChannelSettings configure the delivery channels (tidings.yaml `channels:`).
+// Secrets are not here: TIDINGS_SMTP_PASSWORD, TIDINGS_TWILIO_ACCOUNT_SID,
+// TIDINGS_TWILIO_AUTH_TOKEN and TIDINGS_DKIM_KEY come from the environment.
+type ChannelSettings struct {
+	Email EmailSettings
+	SMS   SMSSettings
+	// BreakAfter pauses a run after this many consecutive provider failures
+	// (timeouts, 5xx, refusals), instead of failing recipient after recipient.
+	BreakAfter int
+}
+
+// EmailSettings configure email.
+type EmailSettings struct {
+	SMTP    *SMTPSettings // nil: email has no provider (only the outbox)
+	ReplyTo string
+	Rate    ratelimit.Rate
+	DKIM    *DKIMSettings
+}
+
+// SMTPSettings name the SMTP server.
+type SMTPSettings struct {
+	Host           string
+	Port           int
+	TLS            string // starttls, tls or none
+	Username       string
+	Timeout        time.Duration
+	MaxConnections int
+}
+
+// DKIMSettings name the signing domain and selector; the key is the
+// environment's TIDINGS_DKIM_KEY.
+type DKIMSettings struct {
+	Domain, Selector string
+}
+
+// SMSSettings configure SMS.
+type SMSSettings struct {
+	Twilio *TwilioSettings // nil: SMS has no provider (only the outbox)
+	Rate   ratelimit.Rate
+	// Footers are the opt-out lines marketing SMS must carry, by locale
+	// ("zh": "回T退订", "": "Reply STOP to opt out"); the default is "".
+	Footers map[string]string
+	// MaxSegments is the default limit on billable parts of one SMS.
+	MaxSegments int
+}
+
+// TwilioSettings configure Twilio's Messages API.
+type TwilioSettings struct {
+	MessagingServiceSID string
+	From                string
+	BaseURL             string
+	StatusCallback      string
+	ValidityPeriod      time.Duration
+}
+
+var (
+	e164Re = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	sidRe  = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+)
+
+func (d decoder) channelSettings(n *node, s *ChannelSettings) {
+	d.fields(n, "channels", map[string]func(*node){
+		"email": func(v *node) { d.emailSettings(v, &s.Email) },
+		"sms":   func(v *node) { d.smsSettings(v, &s.SMS) },
+		"break_after": func(v *node) {
+			if i, ok := d.integer(v, "channels.break_after"); ok {
+				if i < 1 || i > 100000 {
+					d.errorf(v, "", "channels.break_after: %d is out of range 1..100000", i)
+					return
+				}
+				s.BreakAfter = int(i)
+			}
+		},
+	})
+}
+
+func (d decoder) rate(n *node, what string, dst *ratelimit.Rate) {
+	str, ok := d.str(n, what)
+	if !ok {
+		return
+	}
+	r, err := ratelimit.ParseRate(str)
+	if err != nil {
+		d.errorf(n, "", "%s: %v", what, err)
+		return
+	}
+	*dst = r
+}
+
+func (d decoder) emailSettings(n *node, s *EmailSettings) {
+	d.fields(n, "channels.email", map[string]func(*node){
+		"rate": func(v *node) { d.rate(v, "channels.email.rate", &s.Rate) },
+		"reply_to": func(v *node) {
+			if r, ok := d.str(v, "channels.email.reply_to"); ok {
+				if _, err := mail.ParseAddress(r); err != nil {
+					d.errorf(v, "", "channels.email.reply_to: bad address %q", r)
+					return
+				}
+				s.ReplyTo = r
+			}
+		},
+		"dkim": func(v *node) {
+			k := &DKIMSettings{}
+			d.fields(v, "channels.email.dkim", map[string]func(*node){
+				"domain":   func(x *node) { k.Domain, _ = d.str(x, "channels.email.dkim.domain") },
+				"selector": func(x *node) { k.Selector, _ = d.str(x, "channels.email.dkim.selector") },
+			})
+			if v.kind == mapNode && d.require(v, "domain", "channels.email.dkim") && d.require(v, "selector", "channels.email.dkim") {
+				s.DKIM = k
+			}
+		},
+		"smtp": func(v *node) {
+			c := &SMTPSettings{Port: 587, TLS: "starttls", Timeout: 30 * time.Second, MaxConnections: 4}
+			d.fields(v, "channels.email.smtp", map[string]func(*node){
+				"host": func(x *node) { c.Host, _ = d.str(x, "channels.email.smtp.host") },
+				"port": func(x *node) {
+					if p, ok := d.integer(x, "channels.email.smtp.port"); ok {
+						if p < 1 || p > 65535 {
+							d.errorf(x, "", "channels.email.smtp.port: %d is out of range", p)
+						}
+						c.Port = int(p)
+					}
+				},
+				"tls": func(x *node) {
+					if t, ok := d.str(x, "channels.email.smtp.tls"); ok {
+						if !slices.Contains([]string{"starttls", "tls", "none"}, t) {
+							d.errorf(x, "starttls (port 587), tls (implicit, port 465) or none (local mail catchers only)", "channels.email.smtp.tls: unknown mode %q", t)
+						}
+						c.TLS = t
+					}
+				},
+				"username": func(x *node) { c.Username, _ = d.str(x, "channels.email.smtp.username") },
+				"timeout": func(x *node) {
+					d.goDuration(x, "channels.email.smtp.timeout", time.Second, 10*time.Minute, "30s", &c.Timeout)
+				},
+				"max_connections": func(x *node) {
+					if i, ok := d.integer(x, "channels.email.smtp.max_connections"); ok {
+						if i < 1 || i > 100 {
+							d.errorf(x, "", "channels.email.smtp.max_connections: %d is out of range 1..100", i)
+						}
+						c.MaxConnections = int(i)
+					}
+				},
+				"password": func(x *node) {
+					d.errorf(x, "set TIDINGS_SMTP_PASSWORD in the environment", "channels.email.smtp.password: secrets never go in files")
+				},
+			})
+			if v.kind == mapNode && d.require(v, "host", "channels.email.smtp") {
+				s.SMTP = c
+			}
+		},
+	})
+}
+
+func (d decoder) smsSettings(n *node, s *SMSSettings) {
+	d.fields(n, "channels.sms", map[string]func(*node){
+		"rate": func(v *node) { d.rate(v, "channels.sms.rate", &s.Rate) },
+		"max_segments": func(v *node) {
+			if i, ok := d.integer(v, "channels.sms.max_segments"); ok {
+				if i < 1 || i > 10 {
+					d.errorf(v, "", "channels.sms.max_segments: %d is out of range 1..10", i)
+					return
+				}
+				s.MaxSegments = int(i)
+			}
+		},
+		"footer": func(v *node) {
+			s.Footers = map[string]string{}
+			if v.kind == scalarNode {
+				s.Footers[""], _ = d.str(v, "channels.sms.footer")
+				return
+			}
+			if v.kind != mapNode {
+				d.errorf(v, `a line, or one per locale: {zh: "回T退订", default: "Reply STOP to opt out"}`, "channels.sms.footer: expected a string or a mapping")
+				return
+			}
+			for _, p := range v.pairs {
+				locale := p.key.value
+				if locale == "default" {
+					locale = ""
+				}
+				s.Footers[strings.ToLower(locale)], _ = d.str(p.val, "channels.sms.footer."+p.key.value)
+			}
+		},
+		"twilio": func(v *node) {
+			t := &TwilioSettings{BaseURL: "https://api.twilio.com", ValidityPeriod: 4 * time.Hour}
+			d.fields(v, "channels.sms.twilio", map[string]func(*node){
+				"messaging_service_sid": func(x *node) {
+					if sid, ok := d.str(x, "channels.sms.twilio.messaging_service_sid"); ok {
+						if !sidRe.MatchString(sid) {
+							d.errorf(x, "MG followed by 32 hexadecimal digits", "channels.sms.twilio.messaging_service_sid: bad SID %q", sid)
+						}
+						t.MessagingServiceSID = sid
+					}
+				},
+				"from": func(x *node) {
+					if f, ok := d.str(x, "channels.sms.twilio.from"); ok {
+						if !e164Re.MatchString(f) {
+							d.errorf(x, "an E.164 number such as +14155550100", "channels.sms.twilio.from: bad number %q", f)
+						}
+						t.From = f
+					}
+				},
+				"base_url":        func(x *node) { t.BaseURL = d.httpURL(x, "channels.sms.twilio.base_url") },
+				"status_callback": func(x *node) { t.StatusCallback = d.httpURL(x, "channels.sms.twilio.status_callback") },
+				"validity_period": func(x *node) {
+					d.goDuration(x, "channels.sms.twilio.validity_period", time.Second, 10*time.Hour, "4h", &t.ValidityPeriod)
+				},
+				"auth_token": func(x *node) {
+					d.errorf(x, "set TIDINGS_TWILIO_AUTH_TOKEN in the environment", "channels.sms.twilio.auth_token: secrets never go in files")
+				},
+			})
+			if v.kind != mapNode {
+				return
+			}
+			if (t.MessagingServiceSID == "") == (t.From == "") && d.has(v, "messaging_service_sid") == d.has(v, "from") {
+				d.errorf(v, "", "channels.sms.twilio: set exactly one of messaging_service_sid or from")
+				return
+			}
+			s.Twilio = t
+		},
+	})
+}
+
+func (d decoder) httpURL(n *node, what string) string {
+	u, ok := d.str(n, what)
+	if !ok {
+		return ""
+	}
+	if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		d.errorf(n, "", "%s: bad URL %q", what, u)
+		return ""
+	}
+	return strings.TrimSuffix(u, "/")
+}
+
+// Footer returns the opt-out footer for a locale: zh-CN, then zh, then the
+// default; "" when none is configured.
+func (s SMSSettings) Footer(locale string) string {
+	l := strings.ToLower(locale)
+	for {
+		if f, ok := s.Footers[l]; ok {
+			return f
+		}
+		i := strings.LastIndexAny(l, "-_")
+		if i < 0 {
+			break
+		}
+		l = l[:i]
+	}
+	return s.Footers[""]
+}
+
+func (s SMSSettings) String() string {
+	return fmt.Sprintf("sms(rate %s, %d footers)", s.Rate, len(s.Footers))
+}
