@@ -196,6 +196,7 @@ func (d decoder) loadSettings(dir string, s *Settings) {
 }
 
 func (d decoder) settings(n *node, s *Settings) {
+	defer d.crossCheckSettings(n, s)
 	d.fields(n, "tidings.yaml", map[string]func(*node){
 		"default_timezone": func(v *node) {
 			tz, ok := d.str(v, "default_timezone")
@@ -295,6 +296,20 @@ func (d decoder) goDuration(n *node, what string, lo, hi time.Duration, example 
 		return
 	}
 	*dst = dur
+}
+
+// crossCheckSettings checks what one key requires of another.
+func (d decoder) crossCheckSettings(n *node, s *Settings) {
+	if s.Channels.Email.SMTP != nil && !strings.HasPrefix(s.PublicURL, "https://") {
+		at := n
+		for _, p := range n.pairs {
+			if p.key.value == "public_url" || (at == n && p.key.value == "channels") {
+				at = p.val
+			}
+		}
+		d.errorf(at, "one-click unsubscribe (RFC 8058) needs an https:// link; set public_url to where customers reach Tidings",
+			"public_url: %q is not https, and email goes out through channels.email.smtp", s.PublicURL)
+	}
 }
 
 // yamlFiles lists dir/sub/*.yaml and *.yml in name order. A missing folder
