@@ -232,3 +232,74 @@ func TestCircuitBreakerPausesTheRun(t *testing.T) {
 		t.Errorf("%d recipients failed before the breaker opened, want at most 4", f)
 	}
 }
+
+// A mailbox that does not exist (SMTP 550 5.1.1) fails that recipient and
+// suppresses the address; an SMS opt-out at the provider (Twilio 21610)
+// skips the recipient and suppresses the number. Neither is retried.
+func TestProviderOptOutsAreSuppressed(t *testing.T) {
+	b := setup(t, store.SQLite)
+	customers := addCustomers(t, b.db, 300)
+	ctx := context.Background()
+	var smsID, emailID int64
+	var smsTo, emailTo string
+	for _, c := range customers {
+		switch expectFirst(t, b.db, c) {
+		case "sms":
+			if smsID == 0 {
+				smsID, smsTo = c.ID, c.Phone
+			}
+		case "email":
+			if emailID == 0 {
+				emailID, emailTo = c.ID, c.Email
+			}
+		}
+	}
+	prov := &provider{Sender: b.sender, unavailable: map[int64]bool{}, ambiguous: map[int64]bool{}, sends: map[int64]int{},
+		permanent: map[int64]bool{}}
+	optOut := &optOuts{Sender: prov, errs: map[int64]error{
+		smsID:   channels.Permanent(channels.ReasonUnsubscribed, errors.New("twilio 21610: Attempt to send to unsubscribed recipient")),
+		emailID: channels.Permanent(channels.ReasonNoSuchUser, errors.New("smtp 550 5.1.1 no such user")),
+	}}
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: optOut, channels.Email: optOut}
+	b.startWorker(t, 2)
+	delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns["greeting"], "opt")
+	s := b.waitDone(t, "greeting", "opt", time.Minute)
+	d, _ := b.db.GetDelivery(ctx, store.DeliveryKey{Campaign: "greeting", Occurrence: "opt", CustomerID: smsID, Channel: "sms"})
+	if d.Status != store.StatusSkipped || d.Reason != "unsubscribed at the provider" {
+		t.Errorf("21610: %s %q", d.Status, d.Reason)
+	}
+	if ok, why, _ := b.db.Suppressed(ctx, "sms", smsTo); !ok || why != "unsubscribed at the provider" {
+		t.Errorf("number not suppressed: %v %q", ok, why)
+	}
+	d, _ = b.db.GetDelivery(ctx, store.DeliveryKey{Campaign: "greeting", Occurrence: "opt", CustomerID: emailID, Channel: "email"})
+	if d.Status != store.StatusFailed || d.Reason != "no_such_user" {
+		t.Errorf("550: %s %q", d.Status, d.Reason)
+	}
+	if ok, _, _ := b.db.Suppressed(ctx, "email", emailTo); !ok {
+		t.Error("address not suppressed")
+	}
+	if optOut.calls[smsID] != 1 || optOut.calls[emailID] != 1 || s.Status != store.RunDone {
+		t.Errorf("calls %v, run %s", optOut.calls, s.Status)
+	}
+}
+
+type optOuts struct {
+	channels.Sender
+	mu    sync.Mutex
+	errs  map[int64]error
+	calls map[int64]int
+}
+
+func (o *optOuts) Send(ctx context.Context, m channels.Message) (string, error) {
+	o.mu.Lock()
+	if o.calls == nil {
+		o.calls = map[int64]int{}
+	}
+	o.calls[m.CustomerID]++
+	err := o.errs[m.CustomerID]
+	o.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return o.Sender.Send(ctx, m)
+}
