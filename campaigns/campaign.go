@@ -211,13 +211,7 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 		"at":            func(v *node) { at = v },
 		"gift":          func(v *node) { c.Gift = d.gift(v) },
 		"sms_max_segments": func(v *node) {
-			if i, ok := d.integer(v, "sms_max_segments"); ok {
-				if i < 1 || i > 10 {
-					d.errorf(v, "", "sms_max_segments: %d is out of range 1..10", i)
-					return
-				}
-				c.SMSMaxSegments = int(i)
-			}
+			d.intRange(v, "sms_max_segments", 1, 10, &c.SMSMaxSegments)
 		},
 		"priority": func(v *node) {
 			p, ok := d.str(v, "priority")
@@ -545,12 +539,7 @@ func (d decoder) gift(n *node) *Gift {
 					c.Currency = s
 				},
 				"valid_days": func(x *node) {
-					if i, ok := d.integer(x, "gift.coupon.valid_days"); ok {
-						if i < 1 || i > 3660 {
-							d.errorf(x, "", "gift.coupon.valid_days: %d is out of range 1..3660", i)
-						}
-						c.ValidDays = int(i)
-					}
+					d.intRange(x, "gift.coupon.valid_days", 1, 3660, &c.ValidDays)
 				},
 			})
 			if v.kind == mapNode {

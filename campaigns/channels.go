@@ -77,13 +77,7 @@ func (d decoder) channelSettings(n *node, s *ChannelSettings) {
 		"email": func(v *node) { d.emailSettings(v, &s.Email) },
 		"sms":   func(v *node) { d.smsSettings(v, &s.SMS) },
 		"break_after": func(v *node) {
-			if i, ok := d.integer(v, "channels.break_after"); ok {
-				if i < 1 || i > 100000 {
-					d.errorf(v, "", "channels.break_after: %d is out of range 1..100000", i)
-					return
-				}
-				s.BreakAfter = int(i)
-			}
+			d.intRange(v, "channels.break_after", 1, 100000, &s.BreakAfter)
 		},
 	})
 }
@@ -127,14 +121,7 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 			c := &SMTPSettings{Port: 587, TLS: "starttls", Timeout: 30 * time.Second, MaxConnections: 4}
 			d.fields(v, "channels.email.smtp", map[string]func(*node){
 				"host": func(x *node) { c.Host, _ = d.str(x, "channels.email.smtp.host") },
-				"port": func(x *node) {
-					if p, ok := d.integer(x, "channels.email.smtp.port"); ok {
-						if p < 1 || p > 65535 {
-							d.errorf(x, "", "channels.email.smtp.port: %d is out of range", p)
-						}
-						c.Port = int(p)
-					}
-				},
+				"port": func(x *node) { d.intRange(x, "channels.email.smtp.port", 1, 65535, &c.Port) },
 				"tls": func(x *node) {
 					if t, ok := d.str(x, "channels.email.smtp.tls"); ok {
 						if !slices.Contains([]string{"starttls", "tls", "none"}, t) {
@@ -148,12 +135,7 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 					d.goDuration(x, "channels.email.smtp.timeout", time.Second, 10*time.Minute, "30s", &c.Timeout)
 				},
 				"max_connections": func(x *node) {
-					if i, ok := d.integer(x, "channels.email.smtp.max_connections"); ok {
-						if i < 1 || i > 100 {
-							d.errorf(x, "", "channels.email.smtp.max_connections: %d is out of range 1..100", i)
-						}
-						c.MaxConnections = int(i)
-					}
+					d.intRange(x, "channels.email.smtp.max_connections", 1, 100, &c.MaxConnections)
 				},
 				"password": func(x *node) {
 					d.errorf(x, "set TIDINGS_SMTP_PASSWORD in the environment", "channels.email.smtp.password: secrets never go in files")
@@ -170,13 +152,7 @@ func (d decoder) smsSettings(n *node, s *SMSSettings) {
 	d.fields(n, "channels.sms", map[string]func(*node){
 		"rate": func(v *node) { d.rate(v, "channels.sms.rate", &s.Rate) },
 		"max_segments": func(v *node) {
-			if i, ok := d.integer(v, "channels.sms.max_segments"); ok {
-				if i < 1 || i > 10 {
-					d.errorf(v, "", "channels.sms.max_segments: %d is out of range 1..10", i)
-					return
-				}
-				s.MaxSegments = int(i)
-			}
+			d.intRange(v, "channels.sms.max_segments", 1, 10, &s.MaxSegments)
 		},
 		"footer": func(v *node) {
 			s.Footers = map[string]string{}

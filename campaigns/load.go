@@ -239,25 +239,13 @@ func (d decoder) settings(n *node, s *Settings) {
 		"delivery": func(v *node) {
 			d.fields(v, "delivery", map[string]func(*node){
 				"batch_size": func(x *node) {
-					if i, ok := d.integer(x, "delivery.batch_size"); ok {
-						if i < 1 || i > 5000 {
-							d.errorf(x, "", "delivery.batch_size: %d is out of range 1..5000", i)
-							return
-						}
-						s.Delivery.BatchSize = int(i)
-					}
+					d.intRange(x, "delivery.batch_size", 1, 5000, &s.Delivery.BatchSize)
 				},
 				"sending_timeout": func(x *node) {
 					d.goDuration(x, "delivery.sending_timeout", time.Second, 24*time.Hour, "10m", &s.Delivery.SendingTimeout)
 				},
 				"max_retries": func(x *node) {
-					if i, ok := d.integer(x, "delivery.max_retries"); ok {
-						if i < 0 || i > 100 {
-							d.errorf(x, "", "delivery.max_retries: %d is out of range 0..100", i)
-							return
-						}
-						s.Delivery.MaxRetries = int(i)
-					}
+					d.intRange(x, "delivery.max_retries", 0, 100, &s.Delivery.MaxRetries)
 				},
 				"outbox_delay": func(x *node) {
 					d.goDuration(x, "delivery.outbox_delay", 0, time.Minute, "5ms", &s.Delivery.OutboxDelay)
@@ -282,6 +270,19 @@ func (d decoder) settings(n *node, s *Settings) {
 			s.PhoneRegion = r
 		},
 	})
+}
+
+// intRange decodes a whole number within [lo, hi] into dst.
+func (d decoder) intRange(n *node, what string, lo, hi int64, dst *int) {
+	i, ok := d.integer(n, what)
+	if !ok {
+		return
+	}
+	if i < lo || i > hi {
+		d.errorf(n, "", "%s: %d is out of range %d..%d", what, i, lo, hi)
+		return
+	}
+	*dst = int(i)
 }
 
 // goDuration decodes a Go duration ("10m", "5ms") within [lo, hi] into dst.
