@@ -120,7 +120,14 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 		"smtp": func(v *node) {
 			c := &SMTPSettings{Port: 587, TLS: "starttls", Timeout: 30 * time.Second, MaxConnections: 4}
 			d.fields(v, "channels.email.smtp", map[string]func(*node){
-				"host": func(x *node) { c.Host, _ = d.str(x, "channels.email.smtp.host") },
+				"host": func(x *node) {
+					h, ok := d.str(x, "channels.email.smtp.host")
+					if ok && (h == "" || strings.ContainsAny(h, ":/ ")) {
+						d.errorf(x, "a host name alone; the port is channels.email.smtp.port", "channels.email.smtp.host: bad host %q", h)
+						return
+					}
+					c.Host = h
+				},
 				"port": func(x *node) { d.intRange(x, "channels.email.smtp.port", 1, 65535, &c.Port) },
 				"tls": func(x *node) {
 					if t, ok := d.str(x, "channels.email.smtp.tls"); ok {
@@ -142,6 +149,11 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 				},
 			})
 			if v.kind == mapNode && d.require(v, "host", "channels.email.smtp") {
+				local := c.Host == "localhost" || strings.HasPrefix(c.Host, "127.") || c.Host == "::1"
+				if c.TLS == "none" && c.Username != "" && !local {
+					d.errorf(v, "use tls: starttls or tls; none is for mail catchers on this host", "channels.email.smtp: a password would cross the network in clear (tls: none with a username)")
+					return
+				}
 				s.SMTP = c
 			}
 		},
@@ -217,7 +229,7 @@ func (d decoder) httpURL(n *node, what string) string {
 	if !ok {
 		return ""
 	}
-	if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+	if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || (what == "channels.sms.twilio.base_url" && (pu.RawQuery != "" || pu.Fragment != "")) {
 		d.errorf(n, "", "%s: bad URL %q", what, u)
 		return ""
 	}

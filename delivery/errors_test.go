@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -182,7 +183,16 @@ func waitStatus(t *testing.T, b *bundle, run, status string) store.RunSummary {
 // A provider refusing our credentials pauses the run at once; nobody is
 // failed; after resume everyone is sent, once.
 func TestAuthFailurePausesTheRun(t *testing.T) {
+	// With max_retries 0 the pause happens on the last counted attempt:
+	// the batches must wait, not be archived by Asynq.
+	for _, retries := range []int{3, 0} {
+		t.Run(fmt.Sprintf("max_retries=%d", retries), func(t *testing.T) { testAuthFailurePausesTheRun(t, retries) })
+	}
+}
+
+func testAuthFailurePausesTheRun(t *testing.T, retries int) {
 	b := setup(t, store.SQLite)
+	b.cfg.Settings.Delivery.MaxRetries = retries
 	addCustomers(t, b.db, 300)
 	prov := &scripted{Sender: b.sender, err: channels.Permanent(channels.ReasonAuth, errors.New("twilio 20003: Authenticate"))}
 	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: prov, channels.Email: prov}

@@ -142,7 +142,7 @@ func (p *Pipeline) enqueueBatch(ctx context.Context, b store.Batch) error {
 	payload, _ := json.Marshal(BatchPayload{Campaign: b.Campaign, Occurrence: b.Run, CustomerIDs: b.CustomerIDs})
 	_, err := p.Client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload),
 		asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())), asynq.Queue(b.Queue),
-		asynq.MaxRetry(p.Config().Settings.Delivery.MaxRetries), asynq.Retention(retention), asynq.Timeout(batchTimeout))
+		asynq.MaxRetry(asynqMaxRetry(p.Config().Settings.Delivery.MaxRetries)), asynq.Retention(retention), asynq.Timeout(batchTimeout))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue batch: %w", err)
 	}
@@ -151,6 +151,12 @@ func (p *Pipeline) enqueueBatch(ctx context.Context, b store.Batch) error {
 
 // batchTimeout bounds one attempt at a batch.
 const batchTimeout = 30 * time.Minute
+
+// asynqMaxRetry is one more than max_retries. Asynq archives a task whose
+// retry count has reached MaxRetry before it asks IsFailure, so a wait (a
+// paused run, a rate limit) on the last counted attempt would archive the
+// batch; with one spare, the handler itself decides when it has given up.
+func asynqMaxRetry(maxRetries int) int { return maxRetries + 1 }
 
 // step is one ledger row a batch will write for a recipient: a send, or a
 // skip with its reason.
@@ -270,8 +276,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 		return &retryLater{Wait: pausedWait, Err: channels.Retryable(reasonPaused, pausedWait, errors.New(run.Error)), Progressed: true}
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, hasMax := asynq.GetMaxRetry(ctx)
-	lastAttempt := hasMax && retried >= maxRetry
+	lastAttempt := retried >= p.Config().Settings.Delivery.MaxRetries
 	occurrence := LedgerOccurrence(c, pl.Occurrence)
 
 	custs, err := p.Store.CustomersByID(ctx, pl.CustomerIDs)
@@ -297,9 +302,18 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	tmpl := p.Templates()
 	earlier := 0        // recipients whose row an earlier run of this occurrence wrote
 	progressed := false // this attempt wrote a row
+	// On the last attempt, a provider that has taken nothing yet is given up
+	// on for every remaining recipient at once; one that took messages
+	// before failing is worth another attempt.
+	sentAny := false
 	for _, id := range pl.CustomerIDs {
 		if err := ctx.Err(); err != nil {
 			return err // shutting down: nothing more is claimed; the rest is retried
+		}
+		// Asynq counts a timed-out attempt as failed whatever it did; stop
+		// claiming well before the deadline and hand the rest to a retry.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 2*time.Minute {
+			return &retryLater{Wait: time.Second, Err: channels.Retryable(channels.ReasonInternal, time.Second, errors.New("batch time is up")), Progressed: progressed}
 		}
 		key := store.DeliveryKey{Campaign: c.Name, Occurrence: occurrence, CustomerID: id}
 		have := existing[id]
@@ -331,7 +345,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			if st.skip != "" {
 				wrote, err = p.Store.RecordOutcome(ctx, key, pl.Occurrence, store.StatusSkipped, st.skip, st.address)
 			} else {
-				wrote, err = p.deliver(ctx, c, pl.Occurrence, key, byID[id], st, tmpl, lastAttempt, retried)
+				wrote, err = p.deliver(ctx, c, pl.Occurrence, key, byID[id], st, tmpl, lastAttempt && !sentAny, retried, &sentAny)
 			}
 			var rl *retryLater
 			if errors.As(err, &rl) {
@@ -369,9 +383,11 @@ func ranIn(rows map[string]string, run string) bool {
 }
 
 // deliver claims, renders, sends and settles one row. It reports false when
-// the row existed already (this recipient was handled before).
+// the row existed already (this recipient was handled before). giveUp is
+// true when a retry now would count against max_retries and none is left:
+// a retryable failure then settles as failed.
 func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run string, key store.DeliveryKey, cust customer.Customer,
-	st step, tmpl *templates.Set, lastAttempt bool, retried int) (bool, error) {
+	st step, tmpl *templates.Set, giveUp bool, retried int, sent *bool) (bool, error) {
 	// Once a row is claimed, its outcome is recorded even if the worker is
 	// shutting down: a cancelled context must not leave a sent message
 	// looking unsent, or an unsent one looking "sending".
@@ -407,28 +423,31 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	}
 	providerID, err := sender.Send(ctx, m)
 	if err == nil {
+		*sent = true
 		p.breaker.success(c.Name, run)
 		return settle(store.StatusSent, "", providerID)
 	}
 	ce := channels.Classify(err)
-	paused, err := p.afterFailure(settleCtx, c, run, ce)
-	if err != nil {
+	paused, pauseErr := p.afterFailure(settleCtx, c, run, ce)
+	// The recipient's row is settled (or released) first, whatever else
+	// goes wrong, so no row is left "sending" for the sweeper.
+	_, err = p.settleFailure(settleCtx, key, st, ce, giveUp && !paused, retried)
+	var rl *retryLater
+	if err != nil && !errors.As(err, &rl) {
 		return true, err
 	}
-	if paused && ce.Reason != channels.ReasonAuth {
-		// Record this recipient's outcome, then stop the batch: it waits
-		// with the run.
-		var rl *retryLater
-		if _, err := p.settleFailure(settleCtx, key, st, ce, lastAttempt, retried); err != nil && !errors.As(err, &rl) {
-			return true, err
-		}
+	if pauseErr != nil {
+		return true, pauseErr
+	}
+	if paused {
+		// The batch stops and waits with the run.
 		return true, &retryLater{Wait: pausedWait, Err: ce, Progressed: true}
 	}
-	return p.settleFailure(settleCtx, key, st, ce, lastAttempt, retried)
+	return true, err
 }
 
 // settleFailure records a failed send's outcome by its classification.
-func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKey, st step, ce *channels.Error, lastAttempt bool, retried int) (bool, error) {
+func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKey, st step, ce *channels.Error, giveUp bool, retried int) (bool, error) {
 	settle := func(status store.Status, reason, providerID string) (bool, error) {
 		return true, p.Store.SettleDelivery(settleCtx, key, status, reason, providerID)
 	}
@@ -452,7 +471,8 @@ func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKe
 		return settle(store.StatusFailed, string(ce.Reason), "")
 	case ce.Ambiguous:
 		return settle(store.StatusUnknown, string(ce.Reason), "")
-	case ce.Retryable && !lastAttempt:
+	case ce.Retryable && (!giveUp || ce.Reason == channels.ReasonRateLimited):
+		// A rate limit is a wait, never a reason to give up.
 		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
 			return true, err
 		}

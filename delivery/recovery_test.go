@@ -71,7 +71,7 @@ func TestArchivedBatchesAreAbandoned(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if err := delivery.Reconcile(ctx, b.db, inspector, b.client, 0, log); err != nil {
+		if err := delivery.Reconcile(ctx, b.db, inspector, b.client, 0, 3, log); err != nil {
 			t.Fatal(err)
 		}
 		s, _ := b.db.RunSummaryOf(ctx, "greeting", "r2")

@@ -56,7 +56,7 @@ func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 // ends: it marks rows left "sending" longer than timeout as unknown, and
 // reconciles batches and runs whose tasks will never run again (see
 // Reconcile). Any number of workers may sweep: each step is idempotent.
-func Sweep(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, timeout, interval time.Duration, log *slog.Logger) {
+func Sweep(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, timeout, interval time.Duration, maxRetries int, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -67,7 +67,7 @@ func Sweep(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client
 		case n > 0:
 			log.Warn("marked deliveries unknown: a worker stopped between claiming and settling them", "count", n)
 		}
-		if err := Reconcile(ctx, db, inspector, client, StaleAfter, log); err != nil && ctx.Err() == nil {
+		if err := Reconcile(ctx, db, inspector, client, StaleAfter, maxRetries, log); err != nil && ctx.Err() == nil {
 			log.Error("reconcile", "err", err)
 		}
 		select {
@@ -89,7 +89,7 @@ const StaleAfter = 2 * time.Minute
 // still finishes and adds up; its run is marked failed. A task that is
 // missing altogether (Redis lost its data) is enqueued again from the
 // database; the ledger makes running it twice harmless.
-func Reconcile(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, staleAfter time.Duration, log *slog.Logger) error {
+func Reconcile(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, staleAfter time.Duration, maxRetries int, log *slog.Logger) error {
 	batches, err := db.StaleBatches(ctx, staleAfter)
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func Reconcile(ctx context.Context, db *store.DB, inspector *asynq.Inspector, cl
 			}
 			payload, _ := json.Marshal(BatchPayload{Campaign: b.Campaign, Occurrence: b.Run, CustomerIDs: b.CustomerIDs})
 			_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload), asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())),
-				asynq.Queue(b.Queue), asynq.Retention(retention), asynq.Timeout(batchTimeout))
+				asynq.Queue(b.Queue), asynq.MaxRetry(asynqMaxRetry(maxRetries)), asynq.Retention(retention), asynq.Timeout(batchTimeout))
 			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 				return err
 			}

@@ -261,9 +261,12 @@ func (s *DB) RecordOutcome(ctx context.Context, k DeliveryKey, run string, statu
 // ReleaseDelivery deletes a claim whose send certainly did not happen (the
 // provider refused it with a retryable error), so a retry can claim it again.
 func (s *DB) ReleaseDelivery(ctx context.Context, k DeliveryKey) error {
+	// A claim the sweeper already called unknown (the send outlasted
+	// sending_timeout) is released too: the provider refused it after all.
 	_, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM deliveries
-		WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ? AND status = 'sending'`),
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel)
+		WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ?
+		AND (status = 'sending' OR (status = 'unknown' AND reason = ?))`),
+		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, ReasonSwept)
 	if err != nil {
 		return fmt.Errorf("release delivery: %w", err)
 	}
