@@ -87,7 +87,7 @@ Environment:
 	root.PersistentFlags().StringVar(&a.configDir, "config", "configs", "configuration folder (tidings.yaml, segments/, campaigns/)")
 	root.PersistentFlags().StringVar(&a.templatesDir, "templates", "templates", "templates folder")
 	root.AddCommand(a.validateCommand(), a.audienceCommand(), a.customersCommand(), a.demoCommand(),
-		a.workerCommand(), a.sendCommand(), a.runsCommand(), a.previewCommand(), a.resumeCommand(), a.benchCommand())
+		a.workerCommand(), a.sendCommand(), a.runsCommand(), a.previewCommand(), a.resumeCommand(), a.benchCommand(), a.schedulerCommand())
 	return root
 }
 

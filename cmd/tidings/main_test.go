@@ -282,7 +282,7 @@ func TestAudienceAndDemo(t *testing.T) {
 
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{{}, {"validate"}, {"audience"}, {"customers"}, {"customers", "import"}, {"customers", "generate"}, {"demo"},
-		{"worker"}, {"send"}, {"runs"}, {"preview"}} {
+		{"worker"}, {"send"}, {"runs"}, {"preview"}, {"resume"}, {"bench"}, {"scheduler"}} {
 		code, stdout, _ := tidings(t, "", append(args, "--help")...)
 		if code != 0 || !strings.Contains(stdout, "Usage:") {
 			t.Errorf("%v --help: exit %d\n%s", args, code, stdout)

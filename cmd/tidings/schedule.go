@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/spf13/cobra"
+
+	"github.com/tidings/tidings/campaigns"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/scheduler"
+)
+
+func (a *app) schedulerCommand() *cobra.Command {
+	var maxLateness time.Duration
+	cmd := &cobra.Command{
+		Use:   "scheduler",
+		Short: "Enqueue each enabled campaign's occurrences at their times, in their time zones",
+		Long: `Scheduler evaluates every enabled campaign's schedule in its time zone and
+enqueues each occurrence on TIDINGS_REDIS_URL when it is due: a holiday
+campaign on each of its dates, a birthday campaign daily, a product launch at
+its time. Run as many schedulers as you like: an occurrence's task id is
+derived from it, so each is enqueued once. A scheduler that starts after
+downtime enqueues what it missed within --max-lateness and reports older
+misses without sending them. A cron time in a daylight-saving gap fires at
+the transition; one in a fall-back overlap fires once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, _, err := a.loadAll()
+			if err != nil {
+				return err
+			}
+			opt, err := a.redisOpt()
+			if err != nil {
+				return err
+			}
+			client := asynq.NewClient(opt)
+			defer client.Close()
+			db, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			s := &scheduler.Scheduler{
+				Config: func() *campaigns.Config { return cfg },
+				Enqueue: func(ctx context.Context, c *campaigns.Campaign, occurrence string) (bool, error) {
+					return delivery.EnqueueRun(ctx, client, c, occurrence)
+				},
+				Ran: func(ctx context.Context, c *campaigns.Campaign, occurrence string) bool {
+					_, err := db.GetRun(ctx, c.Name, occurrence)
+					return err == nil
+				},
+				MaxLateness: maxLateness, Lookback: 7 * 24 * time.Hour, Log: a.log.With("component", "scheduler"),
+			}
+			a.log.Info("scheduler started", "campaigns", len(cfg.Campaigns), "max_lateness", maxLateness)
+			return s.Run(ctx)
+		},
+	}
+	cmd.Flags().DurationVar(&maxLateness, "max-lateness", 3*time.Hour, "how late a missed occurrence may still be sent")
+	return cmd
+}
