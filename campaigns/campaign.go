@@ -71,8 +71,10 @@ type Campaign struct {
 	// SMSMaxSegments limits the billable parts of the campaign's SMS
 	// (0: channels.sms.max_segments of tidings.yaml).
 	SMSMaxSegments int
-	File           string
-	Pos            Pos
+	// FrequencyCap overrides tidings.yaml's for this campaign (zero: use it).
+	FrequencyCap FrequencyCap
+	File         string
+	Pos          Pos
 }
 
 // Priorities, highest first.
@@ -210,6 +212,7 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 		"dates":         func(v *node) { c.Dates = d.dates(v) },
 		"at":            func(v *node) { at = v },
 		"gift":          func(v *node) { c.Gift = d.gift(v) },
+		"frequency_cap": func(v *node) { d.frequencyCap(v, "frequency_cap", &c.FrequencyCap) },
 		"sms_max_segments": func(v *node) {
 			d.intRange(v, "sms_max_segments", 1, 10, &c.SMSMaxSegments)
 		},

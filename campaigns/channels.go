@@ -12,6 +12,49 @@ import (
 	"github.com/tidings/tidings/channels/ratelimit"
 )
 
+// FrequencyCap limits how many messages one customer gets on one channel,
+// across all campaigns: at most Max in any Per.
+type FrequencyCap struct {
+	Max int
+	Per time.Duration
+}
+
+// IsZero reports whether no cap is set.
+func (f FrequencyCap) IsZero() bool { return f.Max == 0 }
+
+func (f FrequencyCap) String() string {
+	return fmt.Sprintf("%d per %s", f.Max, formatDays(f.Per))
+}
+
+func formatDays(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+func (d decoder) frequencyCap(n *node, what string, dst *FrequencyCap) {
+	f := FrequencyCap{}
+	d.fields(n, what, map[string]func(*node){
+		"max": func(v *node) { d.intRange(v, what+".max", 1, 1000, &f.Max) },
+		"per": func(v *node) {
+			str, ok := d.str(v, what+".per")
+			if !ok {
+				return
+			}
+			dur, err := ParseDuration(str)
+			if err != nil {
+				d.errorf(v, "such as 7d or 24h", "%s.per: %v", what, err)
+				return
+			}
+			f.Per = dur
+		},
+	})
+	if n.kind == mapNode && d.require(n, "max", what) && d.require(n, "per", what) && f.Max > 0 && f.Per > 0 {
+		*dst = f
+	}
+}
+
 // ChannelSettings configure the delivery channels (tidings.yaml `channels:`).
 // Secrets are not here: TIDINGS_SMTP_PASSWORD, TIDINGS_TWILIO_ACCOUNT_SID,
 // TIDINGS_TWILIO_AUTH_TOKEN and TIDINGS_DKIM_KEY come from the environment.

@@ -41,6 +41,8 @@ type Settings struct {
 	EmailFrom string
 	Delivery  DeliverySettings
 	Channels  ChannelSettings
+	// FrequencyCap applies to every campaign that does not set its own.
+	FrequencyCap FrequencyCap
 }
 
 // DeliverySettings tune the pipeline.
@@ -257,7 +259,8 @@ func (d decoder) settings(n *node, s *Settings) {
 				},
 			})
 		},
-		"channels": func(v *node) { d.channelSettings(v, &s.Channels) },
+		"channels":      func(v *node) { d.channelSettings(v, &s.Channels) },
+		"frequency_cap": func(v *node) { d.frequencyCap(v, "frequency_cap", &s.FrequencyCap) },
 		"phone_region": func(v *node) {
 			r, ok := d.str(v, "phone_region")
 			if !ok {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
@@ -312,4 +313,34 @@ func (o *optOuts) Send(ctx context.Context, m channels.Message) (string, error) 
 		return "", err
 	}
 	return o.Sender.Send(ctx, m)
+}
+
+// A customer who got a message on a channel within the frequency cap's
+// period is not sent another there by any campaign: skipped, with the reason.
+func TestFrequencyCap(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 300)
+	ctx := context.Background()
+	b.startWorker(t, 2)
+	delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns["announce"], "once") // delivery: all, email and sms
+	first := b.waitDone(t, "announce", "once", time.Minute)
+	if first.Total(store.StatusSent) == 0 {
+		t.Fatal("the first campaign sent nothing")
+	}
+	sent := b.sender.total.Load()
+	b.cfg.Settings.FrequencyCap = campaigns.FrequencyCap{Max: 1, Per: 7 * 24 * time.Hour}
+	delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns["greeting"], "capped")
+	s := b.waitDone(t, "greeting", "capped", time.Minute)
+	if n := b.sender.total.Load() - sent; n != 0 {
+		t.Errorf("%d messages past the cap", n)
+	}
+	var capped int64
+	for _, c := range s.Counts {
+		if strings.Contains(c.Reason, "frequency_cap: 1 per 7d") {
+			capped += c.N
+		}
+	}
+	if capped == 0 || s.Total("") != s.Targeted {
+		t.Errorf("counts %+v", s.Counts)
+	}
 }

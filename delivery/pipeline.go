@@ -170,7 +170,7 @@ type step struct {
 // channel the customer can receive and, when there is none, writes one
 // skipped row on the first listed channel with every channel's reason;
 // delivery: all writes a row per channel.
-func (p *Pipeline) plan(c *campaigns.Campaign, cust customer.Customer, suppressed map[string]map[string]string) []step {
+func (p *Pipeline) plan(c *campaigns.Campaign, cust customer.Customer, suppressed map[string]map[string]string, capped func(channel string) string) []step {
 	var steps []step
 	for _, ch := range c.Channels {
 		st := step{channel: ch}
@@ -189,6 +189,8 @@ func (p *Pipeline) plan(c *campaigns.Campaign, cust customer.Customer, suppresse
 		default:
 			if why, ok := suppressed[ch][st.address]; ok {
 				st.skip = "suppressed: " + why
+			} else {
+				st.skip = capped(ch)
 			}
 		}
 		steps = append(steps, st)
@@ -299,6 +301,19 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	// Frequency cap: messages each customer got per channel, from every
+	// campaign, within the cap's period. Counted at the start of the batch;
+	// two campaigns sending to one customer at the same moment can both pass.
+	fcap := c.FrequencyCap
+	if fcap.IsZero() {
+		fcap = p.Config().Settings.FrequencyCap
+	}
+	var sentRecently map[int64]map[string]int
+	if !fcap.IsZero() {
+		if sentRecently, err = p.Store.SentSince(ctx, pl.CustomerIDs, p.now().Add(-fcap.Per)); err != nil {
+			return err
+		}
+	}
 	tmpl := p.Templates()
 	earlier := 0        // recipients whose row an earlier run of this occurrence wrote
 	progressed := false // this attempt wrote a row
@@ -325,7 +340,12 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 		}
 		var steps []step
 		if cust, ok := byID[id]; ok {
-			steps = p.plan(c, cust, suppressed)
+			steps = p.plan(c, cust, suppressed, func(ch string) string {
+				if !fcap.IsZero() && sentRecently[id][ch] >= fcap.Max {
+					return "frequency_cap: " + fcap.String()
+				}
+				return ""
+			})
 		} else {
 			// Deleted since the run paged the audience: a skipped row per
 			// row the run counted on.

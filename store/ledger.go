@@ -161,6 +161,40 @@ func (s *DB) SuppressedAmong(ctx context.Context, channel string, addresses []st
 	return out, nil
 }
 
+// SentSince counts, per customer and channel, the messages sent to the
+// given customers since a time, across every campaign: what frequency caps
+// are checked against. One query for a whole batch.
+func (s *DB) SentSince(ctx context.Context, ids []int64, since time.Time) (map[int64]map[string]int, error) {
+	out := map[int64]map[string]int{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{s.timeArg(since)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT customer_id, channel, COUNT(*) FROM deliveries
+		WHERE status = 'sent' AND settled_at >= ? AND customer_id IN (`+placeholders(len(ids))+`)
+		GROUP BY customer_id, channel`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sent since: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var ch string
+		var n int
+		if err := rows.Scan(&id, &ch, &n); err != nil {
+			return nil, err
+		}
+		if out[id] == nil {
+			out[id] = map[string]int{}
+		}
+		out[id][ch] = n
+	}
+	return out, rows.Err()
+}
+
 // Run is the record of one campaign occurrence.
 type Run struct {
 	Campaign   string
