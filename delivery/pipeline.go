@@ -174,13 +174,8 @@ func (p *Pipeline) plan(c *campaigns.Campaign, cust customer.Customer, suppresse
 	var steps []step
 	for _, ch := range c.Channels {
 		st := step{channel: ch}
-		granted := false
-		switch ch {
-		case channels.Email:
-			st.address, granted = cust.Email, cust.EmailConsent.Granted
-		case channels.SMS:
-			st.address, granted = cust.Phone, cust.SMSConsent.Granted
-		}
+		var granted bool
+		st.address, granted = Contact(cust, ch)
 		switch {
 		case st.address == "":
 			st.skip = "no_address"
@@ -221,7 +216,7 @@ func (p *Pipeline) suppressions(ctx context.Context, c *campaigns.Campaign, cust
 	for _, ch := range c.Channels {
 		var addrs []string
 		for _, cu := range custs {
-			if a := addressOf(cu, ch); a != "" {
+			if a, _ := Contact(cu, ch); a != "" {
 				addrs = append(addrs, a)
 			}
 		}
@@ -234,14 +229,16 @@ func (p *Pipeline) suppressions(ctx context.Context, c *campaigns.Campaign, cust
 	return out, nil
 }
 
-func addressOf(cu customer.Customer, channel string) string {
+// Contact returns a customer's address on a channel and whether they
+// consented to it.
+func Contact(cu customer.Customer, channel string) (address string, consent bool) {
 	switch channel {
 	case channels.Email:
-		return cu.Email
+		return cu.Email, cu.EmailConsent.Granted
 	case channels.SMS:
-		return cu.Phone
+		return cu.Phone, cu.SMSConsent.Granted
 	}
-	return ""
+	return "", false
 }
 
 // retryLater is returned by a batch that met a retryable provider error:
@@ -414,7 +411,7 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	settle := func(status store.Status, reason, providerID string) (bool, error) {
-		return true, p.Store.SettleDelivery(settleCtx, key, status, reason, providerID)
+		return p.settle(settleCtx, key, status, reason, providerID)
 	}
 	now := p.now()
 	data := p.TemplateData(c, key.Occurrence, cust, st.channel, now)
@@ -466,10 +463,16 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	return true, err
 }
 
+// settle records a claimed row's outcome; the row was written, so it
+// reports true.
+func (p *Pipeline) settle(ctx context.Context, key store.DeliveryKey, status store.Status, reason, providerID string) (bool, error) {
+	return true, p.Store.SettleDelivery(ctx, key, status, reason, providerID)
+}
+
 // settleFailure records a failed send's outcome by its classification.
 func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKey, st step, ce *channels.Error, giveUp bool, retried int) (bool, error) {
 	settle := func(status store.Status, reason, providerID string) (bool, error) {
-		return true, p.Store.SettleDelivery(settleCtx, key, status, reason, providerID)
+		return p.settle(settleCtx, key, status, reason, providerID)
 	}
 	switch {
 	case ce.Reason == channels.ReasonAuth:

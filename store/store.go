@@ -71,17 +71,17 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		s.dialect = Postgres
 		s.db, err = sql.Open("pgx", rawURL)
 	default:
-		return nil, fmt.Errorf("database URL %q: want sqlite:///path/to/file.db or postgres://user@host/db", redactURL(rawURL))
+		return nil, fmt.Errorf("database URL %q: want sqlite:///path/to/file.db or postgres://user@host/db", Redact(rawURL))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", redactURL(rawURL), err)
+		return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 	}
 	if s.dialect == Postgres {
 		s.db.SetMaxOpenConns(20)
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
-		return nil, fmt.Errorf("connect to %s: %w", redactURL(rawURL), err)
+		return nil, fmt.Errorf("connect to %s: %w", Redact(rawURL), err)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
@@ -123,10 +123,7 @@ func sqliteDSN(rawURL string) (path, dsn string, err error) {
 }
 
 // Redact hides a password in a URL for messages and logs.
-func Redact(raw string) string { return redactURL(raw) }
-
-// redactURL hides a password in a URL for messages and logs.
-func redactURL(raw string) string {
+func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw

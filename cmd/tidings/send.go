@@ -130,7 +130,7 @@ func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *cam
 	for _, ch := range c.Channels {
 		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, time.Now())
 		msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
-		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, addressOn(cu, ch), dash(cu.Locale))
+		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, addressOf(cu, ch), dash(cu.Locale))
 		if err != nil {
 			fmt.Fprintf(a.stdout, "error: %v\n", err)
 			continue
@@ -147,11 +147,9 @@ func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *cam
 	return nil
 }
 
-func addressOn(c customer.Customer, channel string) string {
-	if channel == channels.Email {
-		return dash(c.Email)
-	}
-	return dash(c.Phone)
+func addressOf(c customer.Customer, channel string) string {
+	a, _ := delivery.Contact(c, channel)
+	return dash(a)
 }
 
 func (a *app) previewCommand() *cobra.Command {
