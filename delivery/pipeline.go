@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,12 +72,13 @@ func LedgerOccurrence(c *campaigns.Campaign, run string) string {
 	return run
 }
 
-// HandleRun pages the campaign's audience by keyset and enqueues one batch
-// task per page. Each batch is recorded, with its customer ids, before it is
-// enqueued under a deterministic id; a retried or repeated run task
-// re-enqueues the recorded batches unchanged and pages on after the last, so
-// a change to the audience meanwhile cannot shift a page and drop someone.
-// The audience is evaluated at the run's recorded start.
+// HandleRun pages the campaign's audience by keyset and enqueues its
+// batches (see pager). Each batch is recorded, with its customer ids, before
+// it is enqueued under a deterministic id; a retried or repeated run task
+// re-enqueues the recorded batches unchanged and batches only the audience
+// they do not hold, so a change to the audience meanwhile cannot shift a
+// page and drop someone. The audience is evaluated at the run's recorded
+// start.
 func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	var pl RunPayload
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
@@ -99,54 +102,153 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	var after int64
+	var done map[int64]bool // the recipients of recorded batches
 	for _, b := range recorded {
 		if err := p.enqueueBatch(ctx, b); err != nil {
 			return err
 		}
-		after = b.CustomerIDs[len(b.CustomerIDs)-1]
+		if done == nil {
+			done = map[int64]bool{}
+		}
+		for _, id := range b.CustomerIDs {
+			done[id] = true
+		}
 	}
 	aud, err := p.Store.Compile(ctx, c.Condition(), store.AudienceOptions{Now: run.StartedAt, DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
 	}
-	size := p.Config().Settings.Delivery.BatchSize
-	batches := len(recorded)
+	pager := p.pager(c, pl.Occurrence, queue)
+	var after int64
 	for {
-		ids, err := p.Store.AudienceIDs(ctx, aud, after, size)
+		ids, err := p.Store.AudienceIDs(ctx, aud, after, pager.size)
 		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
 			break
 		}
-		b := store.Batch{Campaign: c.Name, Run: pl.Occurrence, CustomerIDs: ids, PerCustomer: perCustomer(c), Queue: queue}
-		if err := p.Store.AddBatch(ctx, b); err != nil {
-			return err
-		}
-		if err := p.enqueueBatch(ctx, b); err != nil {
-			return err
-		}
-		batches++
 		after = ids[len(ids)-1]
+		if done != nil {
+			ids = slices.DeleteFunc(ids, func(id int64) bool { return done[id] })
+		}
+		full, err := pager.add(ctx, ids)
+		if err != nil {
+			return err
+		}
+		if err := p.addBatches(ctx, full); err != nil {
+			return err
+		}
+	}
+	if err := p.addBatches(ctx, pager.rest()); err != nil {
+		return err
 	}
 	if err := p.Store.RunEnqueued(ctx, c.Name, pl.Occurrence); err != nil {
 		return err
 	}
-	log.Info("run enqueued", "batches", batches)
+	log.Info("run enqueued", "batches", len(recorded)+pager.batches)
+	return nil
+}
+
+// addBatches records batches, all or none, then enqueues them.
+func (p *Pipeline) addBatches(ctx context.Context, bs []store.Batch) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	if err := p.Store.AddBatches(ctx, bs); err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if err := p.enqueueBatch(ctx, b); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // enqueueBatch enqueues a recorded batch; one already enqueued is left be.
 func (p *Pipeline) enqueueBatch(ctx context.Context, b store.Batch) error {
+	return enqueueBatch(ctx, p.Client, b, p.Config().Settings.Delivery.MaxRetries)
+}
+
+func enqueueBatch(ctx context.Context, client *asynq.Client, b store.Batch, maxRetries int) error {
 	payload, _ := json.Marshal(BatchPayload{Campaign: b.Campaign, Occurrence: b.Run, CustomerIDs: b.CustomerIDs})
-	_, err := p.Client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload),
-		asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())), asynq.Queue(b.Queue),
-		asynq.MaxRetry(asynqMaxRetry(p.Config().Settings.Delivery.MaxRetries)), asynq.Retention(retention), asynq.Timeout(batchTimeout))
+	opts := []asynq.Option{asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())), asynq.Queue(b.Queue),
+		asynq.MaxRetry(asynqMaxRetry(maxRetries)), asynq.Retention(retention), asynq.Timeout(batchTimeout)}
+	if !b.NotBefore.IsZero() {
+		// A time in the past is processed at once.
+		opts = append(opts, asynq.ProcessAt(b.NotBefore))
+	}
+	_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue batch: %w", err)
 	}
 	return nil
+}
+
+// pager cuts a run's audience into batches. Without a send window a page
+// of the audience is a batch. With one, recipients are grouped by when
+// their window opens (in practice, by time zone), each group is cut into
+// batches of batch_size, and each batch is enqueued to be processed then.
+type pager struct {
+	p       *Pipeline
+	c       *campaigns.Campaign
+	run     string
+	queue   string
+	size    int
+	now     time.Time
+	groups  map[int64][]int64 // due (Unix seconds, 0: now) → customer ids, in id order
+	batches int
+}
+
+func (p *Pipeline) pager(c *campaigns.Campaign, run, queue string) *pager {
+	return &pager{p: p, c: c, run: run, queue: queue, size: p.Config().Settings.Delivery.BatchSize, now: p.now(), groups: map[int64][]int64{}}
+}
+
+func (g *pager) batch(ids []int64, due int64) store.Batch {
+	g.batches++
+	b := store.Batch{Campaign: g.c.Name, Run: g.run, CustomerIDs: ids, PerCustomer: perCustomer(g.c), Queue: g.queue}
+	if due != 0 {
+		b.NotBefore = time.Unix(due, 0)
+	}
+	return b
+}
+
+// add takes a page of the audience and returns the batches it filled.
+func (g *pager) add(ctx context.Context, ids []int64) ([]store.Batch, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if !Windowed(g.c) {
+		return []store.Batch{g.batch(ids, 0)}, nil
+	}
+	zones, err := g.p.Store.CustomerZones(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var full []store.Batch
+	for _, id := range ids {
+		var due int64
+		if at := DueAt(g.c, g.run, RecipientZone(g.c, zones[id]), g.now); at.After(g.now) {
+			due = at.Unix()
+		}
+		g.groups[due] = append(g.groups[due], id)
+		if len(g.groups[due]) == g.size {
+			full = append(full, g.batch(g.groups[due], due))
+			delete(g.groups, due)
+		}
+	}
+	return full, nil
+}
+
+// rest returns the batches of the groups not yet full, soonest first.
+func (g *pager) rest() []store.Batch {
+	var out []store.Batch
+	for _, due := range slices.Sorted(maps.Keys(g.groups)) {
+		out = append(out, g.batch(g.groups[due], due))
+	}
+	clear(g.groups)
+	return out
 }
 
 // batchTimeout bounds one attempt at a batch.
@@ -318,6 +420,9 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	// on for every remaining recipient at once; one that took messages
 	// before failing is worth another attempt.
 	sentAny := false
+	windowed := Windowed(c)
+	var waitUntil time.Time // the soonest window opening of a deferred recipient
+	deferred := 0
 	for _, id := range pl.CustomerIDs {
 		if err := ctx.Err(); err != nil {
 			return err // shutting down: nothing more is claimed; the rest is retried
@@ -337,6 +442,19 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 		}
 		var steps []step
 		if cust, ok := byID[id]; ok {
+			// The window is checked at the moment of sending, whenever the
+			// batch runs: a batch run late, retried or moved by hand in
+			// asynqmon still sends nobody outside it. Those outside wait,
+			// unwritten, for a retry of the batch when the first opens.
+			if windowed {
+				if due := DueAt(c, pl.Occurrence, RecipientZone(c, cust.TimeZone), p.now()); due.After(p.now()) {
+					if waitUntil.IsZero() || due.Before(waitUntil) {
+						waitUntil = due
+					}
+					deferred++
+					continue
+				}
+			}
 			steps = p.plan(c, cust, suppressed, func(ch string) string {
 				if !fcap.IsZero() && sentRecently[id][ch] >= fcap.Max {
 					return "frequency_cap: " + fcap.String()
@@ -380,8 +498,19 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			}
 		}
 	}
+	if deferred > 0 {
+		wait := waitUntil.Sub(p.now())
+		p.Log.Info("recipients outside their send window; the batch waits for it", "campaign", c.Name, "run", pl.Occurrence,
+			"first_id", pl.CustomerIDs[0], "deferred", deferred, "until", waitUntil)
+		return &retryLater{Wait: wait, Progressed: true,
+			Err: channels.Retryable(reasonOutsideWindow, wait, fmt.Errorf("%d recipients outside the send window", deferred))}
+	}
 	return p.Store.BatchDone(ctx, c.Name, pl.Occurrence, pl.CustomerIDs[0], earlier)
 }
+
+// reasonOutsideWindow is the retry reason of a batch whose recipients wait
+// for their send window.
+const reasonOutsideWindow channels.Reason = "outside_send_window"
 
 func perCustomer(c *campaigns.Campaign) int {
 	if c.Delivery == campaigns.DeliveryAll {

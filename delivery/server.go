@@ -102,10 +102,7 @@ func Reconcile(ctx context.Context, db *store.DB, inspector *asynq.Inspector, cl
 			if rerr != nil || run.Status == store.RunRunning {
 				continue // the run task is still paging; it enqueues its batches
 			}
-			payload, _ := json.Marshal(BatchPayload{Campaign: b.Campaign, Occurrence: b.Run, CustomerIDs: b.CustomerIDs})
-			_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload), asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())),
-				asynq.Queue(b.Queue), asynq.MaxRetry(asynqMaxRetry(maxRetries)), asynq.Retention(retention), asynq.Timeout(batchTimeout))
-			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			if err := enqueueBatch(ctx, client, b, maxRetries); err != nil {
 				return err
 			}
 			log.Warn("re-enqueued a batch whose task was missing from Redis", "campaign", b.Campaign, "run", b.Run, "first_id", b.FirstID())

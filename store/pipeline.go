@@ -68,8 +68,11 @@ type Batch struct {
 	CustomerIDs []int64 // in id order
 	PerCustomer int
 	Queue       string
-	Status      string
-	CreatedAt   time.Time
+	// NotBefore is when the batch is due: its recipients' send window opens
+	// then (zero: at once).
+	NotBefore time.Time
+	Status    string
+	CreatedAt time.Time
 }
 
 // FirstID names the batch.
@@ -78,13 +81,30 @@ func (b Batch) FirstID() int64 { return b.CustomerIDs[0] }
 // AddBatch records a batch before it is enqueued; recording it again is a
 // no-op that keeps the first version.
 func (s *DB) AddBatch(ctx context.Context, b Batch) error {
-	ids, _ := json.Marshal(b.CustomerIDs)
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO run_batches
-		(campaign, occurrence, first_id, last_id, size, per_customer, ids, queue, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (campaign, occurrence, first_id) DO NOTHING`),
-		b.Campaign, b.Run, b.CustomerIDs[0], b.CustomerIDs[len(b.CustomerIDs)-1], len(b.CustomerIDs), b.PerCustomer,
-		string(ids), b.Queue, s.timeArg(s.now()))
+	return s.AddBatches(ctx, []Batch{b})
+}
+
+// AddBatches records batches in one transaction: all of them or none, so a
+// run that crashes midway never leaves part of a page recorded.
+func (s *DB) AddBatches(ctx context.Context, bs []Batch) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		return fmt.Errorf("add batch: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.timeArg(s.now())
+	for _, b := range bs {
+		ids, _ := json.Marshal(b.CustomerIDs)
+		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO run_batches
+			(campaign, occurrence, first_id, last_id, size, per_customer, ids, queue, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (campaign, occurrence, first_id) DO NOTHING`),
+			b.Campaign, b.Run, b.CustomerIDs[0], b.CustomerIDs[len(b.CustomerIDs)-1], len(b.CustomerIDs), b.PerCustomer,
+			string(ids), b.Queue, s.timeArg(b.NotBefore), now)
+		if err != nil {
+			return fmt.Errorf("add batch: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("add batch: %w", err)
 	}
 	return nil
@@ -102,7 +122,7 @@ func (s *DB) StaleBatches(ctx context.Context, olderThan time.Duration) ([]Batch
 }
 
 func (s *DB) batches(ctx context.Context, where string, args ...any) ([]Batch, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT campaign, occurrence, ids, per_customer, queue, status, created_at FROM run_batches `+where), args...)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT campaign, occurrence, ids, per_customer, queue, not_before, status, created_at FROM run_batches `+where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
 	}
@@ -111,7 +131,7 @@ func (s *DB) batches(ctx context.Context, where string, args ...any) ([]Batch, e
 	for rows.Next() {
 		var b Batch
 		var ids string
-		if err := rows.Scan(&b.Campaign, &b.Run, &ids, &b.PerCustomer, &b.Queue, &b.Status, scanTime{&b.CreatedAt}); err != nil {
+		if err := rows.Scan(&b.Campaign, &b.Run, &ids, &b.PerCustomer, &b.Queue, scanTime{&b.NotBefore}, &b.Status, scanTime{&b.CreatedAt}); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(ids), &b.CustomerIDs); err != nil || len(b.CustomerIDs) == 0 {
@@ -304,6 +324,34 @@ func (s *DB) CustomersByID(ctx context.Context, ids []int64) ([]customer.Custome
 	return s.queryCustomers(ctx, selectCustomer+" WHERE c.id IN ("+placeholders(len(ids))+") ORDER BY c.id", args...)
 }
 
+// CustomerZones returns the time zone of each of the given customers that
+// has one.
+func (s *DB) CustomerZones(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, timezone FROM customers
+		WHERE timezone IS NOT NULL AND timezone <> '' AND id IN (`+placeholders(len(ids))+`)`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("customer zones: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var zone string
+		if err := rows.Scan(&id, &zone); err != nil {
+			return nil, err
+		}
+		out[id] = zone
+	}
+	return out, rows.Err()
+}
+
 // CustomerByID loads one customer, or returns ErrNotFound.
 func (s *DB) CustomerByID(ctx context.Context, id int64) (customer.Customer, error) {
 	cs, err := s.CustomersByID(ctx, []int64{id})
@@ -382,8 +430,13 @@ func (s *DB) Runs(ctx context.Context, campaign string, limit int) ([]RunSummary
 // the same occurrence already handled.
 const ReasonEarlierRun = "handled by an earlier run of this occurrence"
 
-// runCounts counts the ledger rows a run wrote, by status and reason, and
-// the recipients earlier runs had handled, as skipped.
+// ReasonWaitingForWindow is the reason counted for recipients whose batch
+// waits for their send window to open.
+const ReasonWaitingForWindow = "waiting for the send window"
+
+// runCounts counts the ledger rows a run wrote, by status and reason; the
+// recipients earlier runs had handled, as skipped; and the recipients of
+// batches not yet due, as deferred.
 func (s *DB) runCounts(ctx context.Context, campaign, run string) ([]Count, error) {
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT status, COALESCE(reason, ''), COUNT(*) FROM deliveries
 		WHERE campaign = ? AND run = ? GROUP BY status, COALESCE(reason, '')
@@ -392,7 +445,11 @@ func (s *DB) runCounts(ctx context.Context, campaign, run string) ([]Count, erro
 		UNION ALL
 		SELECT 'failed', 'batch abandoned: ' || COALESCE(reason, ''), SUM(abandoned) FROM run_batches
 		WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' GROUP BY reason
-		ORDER BY 1, 3 DESC`), campaign, run, ReasonEarlierRun, campaign, run, campaign, run)
+		UNION ALL
+		SELECT 'deferred', ?, SUM(size * per_customer) FROM run_batches
+		WHERE campaign = ? AND occurrence = ? AND status = 'pending' AND not_before > ?
+		ORDER BY 1, 3 DESC`), campaign, run, ReasonEarlierRun, campaign, run, campaign, run,
+		ReasonWaitingForWindow, campaign, run, s.timeArg(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("run counts: %w", err)
 	}

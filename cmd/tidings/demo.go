@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
 )
@@ -37,13 +38,16 @@ files, then prints what happened and where to look.`,
 }
 
 func (a *app) demo(ctx context.Context) error {
-	cfg, tmpl, err := a.loadAll()
+	live, err := a.liveConfig(func(cfg *campaigns.Config) error {
+		if cfg.Settings.Delivery.Outbox == "" {
+			cfg.Settings.Delivery.Outbox = filepath.Join(".tidings", "outbox")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if cfg.Settings.Delivery.Outbox == "" {
-		cfg.Settings.Delivery.Outbox = filepath.Join(".tidings", "outbox")
-	}
+	cfg := live.Config()
 	db, err := a.openStore(ctx)
 	if err != nil {
 		return err
@@ -70,11 +74,12 @@ func (a *app) demo(ctx context.Context) error {
 		return err
 	}
 	defer mr.Close()
-	client, stopWorker, err := a.inProcessWorker(ctx, cfg, tmpl, db, asynq.RedisClientOpt{Addr: mr.Addr()}, 8)
+	client, stopWorker, err := a.liveInProcessWorker(ctx, live.Config, live.Templates, db, asynq.RedisClientOpt{Addr: mr.Addr()}, 8)
 	if err != nil {
 		return err
 	}
 	defer stopWorker()
+	defer a.watchConfig(ctx, live)()
 
 	now := time.Now()
 	fmt.Fprintf(a.stdout, "running %d sample campaigns through an in-process Redis and worker …\n", len(cfg.Campaigns))
@@ -115,6 +120,11 @@ func (a *app) demo(ctx context.Context) error {
 	fmt.Fprintf(a.stdout, "\n%d messages in %s: written to %s\n", sent, elapsed.Round(time.Millisecond), dir)
 	fmt.Fprintf(a.stdout, "  one folder per campaign and run; .eml files open in any mail client, .json files are SMS\n")
 	fmt.Fprintf(a.stdout, "  %s lists every message in the order it was sent\n", filepath.Join(dir, "sent.log"))
+	for _, s := range summaries {
+		if n := s.Total(store.StatusDeferred); n > 0 {
+			fmt.Fprintf(a.stdout, "  %s: %d recipients are outside their send window now; a running worker sends them when it opens\n", s.Campaign, n)
+		}
+	}
 	fmt.Fprintf(a.stdout, "next: `tidings runs`, `tidings preview birthday-gift`, `tidings audience loyal-members`\n")
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("outbox folder: %w", err)
@@ -122,11 +132,13 @@ func (a *app) demo(ctx context.Context) error {
 	return nil
 }
 
-// waitRun waits until a run is done.
+// waitRun waits until a run is done, or has done all it can before its
+// recipients' send windows open.
 func (a *app) waitRun(ctx context.Context, db *store.DB, campaign, occurrence string) (store.RunSummary, error) {
 	for {
 		s, err := db.RunSummaryOf(ctx, campaign, occurrence)
-		if err == nil && s.Status == store.RunDone {
+		if err == nil && (s.Status == store.RunDone ||
+			s.Status == store.RunSending && s.Total(store.StatusDeferred) > 0 && s.Total("") >= s.Targeted) {
 			return s, nil
 		}
 		select {

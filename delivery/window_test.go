@@ -1,0 +1,263 @@
+package delivery_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tidings/tidings/campaigns"
+	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/customer"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/store"
+)
+
+// windowZones are the recipients' zones: both sides of the date line,
+// half- and quarter-hour offsets, and zones with daylight saving in both
+// hemispheres (New York changes its clocks on the test's date).
+var windowZones = []string{
+	"Pacific/Kiritimati", "Pacific/Tongatapu", "Pacific/Chatham", "Pacific/Auckland", "Asia/Kamchatka",
+	"Australia/Lord_Howe", "Australia/Sydney", "Australia/Adelaide", "Australia/Darwin", "Asia/Tokyo",
+	"Asia/Shanghai", "Asia/Singapore", "Asia/Yangon", "Asia/Kathmandu", "Asia/Kolkata",
+	"Asia/Kabul", "Asia/Dubai", "Asia/Tehran", "Europe/Moscow", "Africa/Johannesburg",
+	"Europe/Berlin", "Africa/Lagos", "Europe/London", "Atlantic/Azores", "Atlantic/Cape_Verde",
+	"America/Noronha", "America/Sao_Paulo", "America/St_Johns", "America/Halifax", "America/New_York",
+	"America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles", "America/Anchorage",
+	"Pacific/Marquesas", "Pacific/Honolulu", "Pacific/Pago_Pago", "Etc/GMT+12",
+	"", // no zone: the campaign's (Asia/Shanghai)
+}
+
+// clock is the simulated time the pipeline and the recording sender read.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+// timed records when (on the simulated clock) each message went out.
+type timed struct {
+	clock *clock
+	mu    sync.Mutex
+	sent  map[int64][]time.Time // customer id → send instants
+}
+
+func (s *timed) Send(_ context.Context, m channels.Message) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent[m.CustomerID] = append(s.sent[m.CustomerID], s.clock.Now())
+	return fmt.Sprintf("t%d", len(s.sent)), nil
+}
+
+// TestSendWindowAcrossZones runs a holiday greeting for 2027-03-14 (the
+// day New York moves its clocks forward) to recipients in 40 zones, on a
+// simulated clock: the run starts at 09:00 in Shanghai, every batch task is
+// executed at the time Asynq would hand it out, and each one is also tried
+// too early. Nobody gets a message outside 09:00–21:00 of their own
+// 2027-03-14, and everybody gets one.
+func TestSendWindowAcrossZones(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(c *campaigns.Campaign)
+		// check the local time of a send; start is the run's start there
+		check func(t *testing.T, zone string, local, start time.Time)
+	}{
+		{"send_window", func(c *campaigns.Campaign) { c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60} },
+			func(t *testing.T, zone string, local, _ time.Time) {
+				if local.Format("2006-01-02") != "2027-03-14" || local.Hour() < 9 || local.Hour() >= 21 {
+					t.Errorf("%s: sent at %s local, outside 09:00-21:00 on 2027-03-14", zone, local)
+				}
+			}},
+		{"send_at_local", func(c *campaigns.Campaign) { at := campaigns.Clock(10 * 60); c.SendAtLocal = &at },
+			func(t *testing.T, zone string, local, start time.Time) {
+				// 10:00 on the holiday; at once where the run started
+				// within the hour's grace after it; the next day at 10:00
+				// where the grace had passed too.
+				want := time.Date(2027, 3, 14, 10, 0, 0, 0, local.Location())
+				switch {
+				case !start.After(want):
+				case start.Before(want.Add(delivery.SendAtGrace)):
+					want = start
+				default:
+					want = want.AddDate(0, 0, 1)
+				}
+				if !local.Equal(want) {
+					t.Errorf("%s: sent at %s local, want %s", zone, local, want)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t, store.SQLite)
+			ctx := context.Background()
+			start := time.Date(2027, 3, 14, 9, 0, 0, 0, mustZone(t, "Asia/Shanghai"))
+			clk := &clock{now: start}
+			rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
+			b.pipeline.Now = clk.Now
+			b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
+			c := *b.cfg.Campaigns["greeting"]
+			c.Name = "windowed"
+			tc.setup(&c)
+			b.cfg.Campaigns["windowed"] = &c
+			b.cfg.Settings.Delivery.BatchSize = 7 // several batches per zone group
+
+			var custs []customer.Customer
+			for i, z := range windowZones {
+				for j := range 9 {
+					custs = append(custs, customer.Customer{
+						ExternalID: fmt.Sprintf("w%02d-%d", i, j), Name: "Recipient", Phone: fmt.Sprintf("+8613%09d", i*100+j),
+						TimeZone: z, Tier: customer.TierGold, SMSConsent: customer.Consent{Granted: true},
+					})
+				}
+			}
+			if err := b.db.UpsertCustomers(ctx, custs); err != nil {
+				t.Fatal(err)
+			}
+			zoneOf := map[int64]string{}
+			loaded, err := b.db.CustomersByID(ctx, allIDs(t, b.db))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cu := range loaded {
+				zoneOf[cu.ID] = cu.TimeZone
+			}
+
+			payload, _ := json.Marshal(delivery.RunPayload{Campaign: "windowed", Occurrence: "2027-03-14"})
+			if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
+				t.Fatal(err)
+			}
+
+			// The batches as Asynq holds them: due now (pending) or later
+			// (scheduled), by window opening.
+			insp := asynq.NewInspector(b.redis.Opt())
+			defer insp.Close()
+			type due struct {
+				at   time.Time
+				task *asynq.Task
+			}
+			var queue []due
+			pending, _ := insp.ListPendingTasks("tidings:normal", asynq.PageSize(1000))
+			scheduled, _ := insp.ListScheduledTasks("tidings:normal", asynq.PageSize(1000))
+			for _, ti := range pending {
+				queue = append(queue, due{start, asynq.NewTask(ti.Type, ti.Payload)})
+			}
+			for _, ti := range scheduled {
+				queue = append(queue, due{ti.NextProcessAt, asynq.NewTask(ti.Type, ti.Payload)})
+			}
+			if len(scheduled) == 0 || len(pending) == 0 {
+				t.Fatalf("want batches due now and later, got %d pending, %d scheduled", len(pending), len(scheduled))
+			}
+			sum, err := b.db.RunSummaryOf(ctx, "windowed", "2027-03-14")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var waiting int64
+			for _, cn := range sum.Counts {
+				if cn.Status == store.StatusDeferred && cn.Reason == store.ReasonWaitingForWindow {
+					waiting = cn.N
+				}
+			}
+			if waiting == 0 || waiting >= int64(len(custs)) {
+				t.Errorf("run summary: %d deferred for the window, want some of %d: %+v", waiting, len(custs), sum.Counts)
+			}
+
+			// Every scheduled batch tried at the run's start, as if a worker
+			// ran it early: it sends nobody and asks to wait for its time.
+			retryDelay := delivery.ServerConfig(1, slog.New(slog.NewTextHandler(io.Discard, nil))).RetryDelayFunc
+			for _, d := range queue {
+				if d.at.Equal(start) {
+					continue
+				}
+				err := b.pipeline.HandleBatch(ctx, d.task)
+				if err == nil {
+					t.Fatal("a batch due later ran to completion at the run's start")
+				}
+				if w := retryDelay(0, err, d.task); !start.Add(w).Equal(d.at) {
+					t.Errorf("early batch asks to wait until %s, scheduled for %s", start.Add(w), d.at)
+				}
+			}
+			if n := len(rec.sent); n != 0 {
+				// the pending ones have not run yet; nothing went out early
+				t.Fatalf("%d recipients got a message from a batch run too early", n)
+			}
+
+			// Asynq's order: each batch at its time; one that waits again is
+			// retried after the wait it asks for.
+			for len(queue) > 0 {
+				slices.SortStableFunc(queue, func(a, b due) int { return a.at.Compare(b.at) })
+				d := queue[0]
+				queue = queue[1:]
+				clk.Set(d.at)
+				if err := b.pipeline.HandleBatch(ctx, d.task); err != nil {
+					queue = append(queue, due{d.at.Add(retryDelay(0, err, d.task)), d.task})
+				}
+			}
+
+			for _, cu := range loaded {
+				times := rec.sent[cu.ID]
+				if len(times) != 1 {
+					t.Errorf("customer %d (%q): %d messages, want 1", cu.ID, cu.TimeZone, len(times))
+					continue
+				}
+				loc := delivery.RecipientZone(&c, zoneOf[cu.ID])
+				tc.check(t, cu.TimeZone, times[0].In(loc), start.In(loc))
+			}
+			sum, err = b.db.RunSummaryOf(ctx, "windowed", "2027-03-14")
+			if err != nil || sum.Status != store.RunDone || sum.Total(store.StatusSent) != int64(len(custs)) {
+				t.Errorf("run: %+v %v, want done with %d sent", sum, err, len(custs))
+			}
+		})
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestDueAt(t *testing.T) {
+	ny := mustZone(t, "America/New_York")
+	window := &campaigns.Campaign{Kind: campaigns.KindBirthday, SendWindow: &campaigns.Window{Start: 9 * 60, End: 21 * 60},
+		Schedule: campaigns.Schedule{Location: ny}}
+	night := &campaigns.Campaign{Kind: campaigns.KindBirthday, SendWindow: &campaigns.Window{Start: 22 * 60, End: 2 * 60},
+		Schedule: campaigns.Schedule{Location: ny}}
+	gap := &campaigns.Campaign{Kind: campaigns.KindBirthday, SendWindow: &campaigns.Window{Start: 2*60 + 30, End: 4 * 60},
+		Schedule: campaigns.Schedule{Location: ny}}
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, ny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		c        *campaigns.Campaign
+		now, due string
+	}{
+		{window, "2026-06-01 10:00", "2026-06-01 10:00"}, // inside: now
+		{window, "2026-06-01 08:59", "2026-06-01 09:00"}, // before: today's opening
+		{window, "2026-06-01 21:00", "2026-06-02 09:00"}, // the end is exclusive
+		{night, "2026-06-01 23:30", "2026-06-01 23:30"},  // a window across midnight
+		{night, "2026-06-02 01:59", "2026-06-02 01:59"},
+		{night, "2026-06-02 02:00", "2026-06-02 22:00"},
+		// 02:30 does not exist on 2026-03-08 in New York: the window opens
+		// at the transition, 03:00 EDT.
+		{gap, "2026-03-08 00:00", "2026-03-08 03:00"},
+	} {
+		if got := delivery.DueAt(tc.c, "2026", ny, at(tc.now)); !got.Equal(at(tc.due)) {
+			t.Errorf("window %s at %s: due %s, want %s", tc.c.SendWindow, tc.now, got.In(ny), tc.due)
+		}
+	}
+}
