@@ -1,6 +1,7 @@
 package campaigns
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/tidings/tidings/calendar"
 	"github.com/tidings/tidings/internal/typo"
 )
 
@@ -17,7 +19,7 @@ type Kind string
 
 // Campaign kinds.
 const (
-	KindHoliday  Kind = "holiday"  // fires on explicit dates
+	KindHoliday  Kind = "holiday"  // fires on explicit dates and named holidays
 	KindBirthday Kind = "birthday" // fires daily for customers whose birthday is today
 	KindProduct  Kind = "product"  // fires once, at a given time
 )
@@ -64,6 +66,10 @@ type Campaign struct {
 	Dates       []Date
 	At          time.Time // product launches
 	Gift        *Gift
+	// Holidays are the named holidays a holiday campaign lists (package
+	// calendar). Dates holds their dates in every year the calendar
+	// covers, with the listed `dates`: the days it fires, sorted, each once.
+	Holidays []string
 	// Priority picks the queue: high, normal (default) or low. Workers
 	// serve queues by weight, so a big low-priority mailer cannot starve a
 	// small greeting.
@@ -210,6 +216,7 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 		"send_window":   func(v *node) { c.SendWindow = d.window(v) },
 		"send_at_local": func(v *node) { c.SendAtLocal = d.clock(v, "send_at_local") },
 		"dates":         func(v *node) { c.Dates = d.dates(v) },
+		"holidays":      func(v *node) { c.Holidays = d.holidays(v) },
 		"at":            func(v *node) { at = v },
 		"gift":          func(v *node) { c.Gift = d.gift(v) },
 		"frequency_cap": func(v *node) { d.frequencyCap(v, "frequency_cap", &c.FrequencyCap) },
@@ -252,6 +259,9 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 	if c.Kind != "" { // an unknown kind was reported; its rules would only add noise
 		d.kindRules(n, c, schedule, at)
 	}
+	if c.Kind == KindHoliday {
+		c.Dates = withHolidays(c.Dates, c.Holidays)
+	}
 	return c, templateNode
 }
 
@@ -277,8 +287,8 @@ func (d decoder) kindRules(n *node, c *Campaign, schedule, at *node) {
 	hasCron := c.Schedule.Cron != ""
 	switch c.Kind {
 	case KindHoliday:
-		if !d.has(n, "dates") {
-			d.errorf(n, "list the dates: dates: [2027-02-06]", "campaign: a holiday campaign needs dates")
+		if !d.has(n, "dates") && !d.has(n, "holidays") {
+			d.errorf(n, "holidays: [spring_festival], or dates: [2027-02-06]", "campaign: a holiday campaign needs dates or holidays")
 		}
 		if !hasCron && (schedule == nil || !d.has(schedule, "cron")) {
 			d.errorf(n, "the cron's time of day is when the greeting goes out on each date, e.g. \"0 9 * * *\"", "campaign: a holiday campaign needs schedule.cron")
@@ -295,10 +305,10 @@ func (d decoder) kindRules(n *node, c *Campaign, schedule, at *node) {
 			d.errorf(schedule, "a product launch fires once, at `at`; keep schedule.timezone only", "schedule.cron: a product campaign has no cron")
 		}
 	}
-	if c.Kind != KindHoliday && c.Dates != nil {
+	if c.Kind != KindHoliday {
 		for _, p := range n.pairs {
-			if p.key.value == "dates" {
-				d.errorf(p.key, "", "dates: only holiday campaigns have dates")
+			if (p.key.value == "dates" && c.Dates != nil) || p.key.value == "holidays" {
+				d.errorf(p.key, "", "%s: only holiday campaigns have %[1]s", p.key.value)
 			}
 		}
 	}
@@ -494,6 +504,47 @@ func (d decoder) dates(n *node) []Date {
 		d.errorf(n, "", "dates: empty list")
 	}
 	return out
+}
+
+// holidays decodes the names of holidays in package calendar.
+func (d decoder) holidays(n *node) []string {
+	names, nodes, _ := d.strList(n, "holidays")
+	known := calendar.Names()
+	out := []string{}
+	for i, name := range names {
+		switch {
+		case !slices.Contains(known, name):
+			hint := suggest(name, known)
+			if hint == "" {
+				hint = "holidays: " + strings.Join(known, ", ")
+			}
+			d.errorf(nodes[i], hint, "holidays[%d]: unknown holiday %q", i, name)
+		case slices.Contains(out, name):
+			d.errorf(nodes[i], "", "holidays[%d]: %q is listed twice", i, name)
+		default:
+			out = append(out, name)
+		}
+	}
+	if n.kind == seqNode && len(n.items) == 0 {
+		d.errorf(n, "", "holidays: empty list")
+	}
+	return out
+}
+
+// withHolidays returns dates with the dates of the named holidays in every
+// year the calendar covers: sorted, each once (a date may be both listed
+// and a holiday's).
+func withHolidays(dates []Date, holidays []string) []Date {
+	out := slices.Clone(dates)
+	for _, h := range holidays {
+		for _, d := range calendar.Dates(h) {
+			out = append(out, Date{d.Year, d.Month, d.Day})
+		}
+	}
+	slices.SortFunc(out, func(a, b Date) int {
+		return cmp.Or(cmp.Compare(a.Year, b.Year), cmp.Compare(a.Month, b.Month), cmp.Compare(a.Day, b.Day))
+	})
+	return slices.Compact(out)
 }
 
 // instant decodes a point in time: RFC 3339, or "YYYY-MM-DD HH:MM" in the
