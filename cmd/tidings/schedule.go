@@ -28,7 +28,7 @@ the transition; one in a fall-back overlap fires once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, _, err := a.loadAll()
+			live, err := a.liveConfig(nil)
 			if err != nil {
 				return err
 			}
@@ -44,7 +44,7 @@ the transition; one in a fall-back overlap fires once.`,
 			}
 			defer db.Close()
 			s := &scheduler.Scheduler{
-				Config: func() *campaigns.Config { return cfg },
+				Config: live.Config,
 				Enqueue: func(ctx context.Context, c *campaigns.Campaign, occurrence string) (bool, error) {
 					return delivery.EnqueueRun(ctx, client, c, occurrence)
 				},
@@ -54,7 +54,8 @@ the transition; one in a fall-back overlap fires once.`,
 				},
 				MaxLateness: maxLateness, Lookback: 7 * 24 * time.Hour, Log: a.log.With("component", "scheduler"),
 			}
-			a.log.Info("scheduler started", "campaigns", len(cfg.Campaigns), "max_lateness", maxLateness)
+			defer a.watchConfig(ctx, live)()
+			a.log.Info("scheduler started", "campaigns", len(live.Config().Campaigns), "max_lateness", maxLateness)
 			return s.Run(ctx)
 		},
 	}

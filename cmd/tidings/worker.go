@@ -72,16 +72,55 @@ func (a *app) signer() *signing.Signer {
 }
 
 // loadAll loads the configuration and the templates, and checks every
-// campaign's templates against a sample customer.
+// campaign's templates against a sample customer. It prints every problem;
+// the error is then only an exit code.
 func (a *app) loadAll() (*campaigns.Config, *templates.Set, error) {
-	cfg, err := a.loadConfig()
+	cfg, tmpl, err := a.load()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, a.loadFailed(err)
+	}
+	return cfg, tmpl, nil
+}
+
+// loadError is every problem load found, and the line the CLI exits with.
+type loadError struct {
+	problems []error
+	summary  string
+}
+
+func (e *loadError) Error() string   { return errors.Join(e.problems...).Error() }
+func (e *loadError) Unwrap() []error { return e.problems }
+
+// loadFailed prints the problems of a *loadError and returns its exit code;
+// other errors it returns unchanged.
+func (a *app) loadFailed(err error) error {
+	var le *loadError
+	if !errors.As(err, &le) {
+		return err
+	}
+	for _, p := range le.problems {
+		fmt.Fprintln(a.stderr, p)
+	}
+	return &exitError{code: 1, msg: le.summary}
+}
+
+// load is loadAll without the printing, for a reload to log the problems.
+func (a *app) load() (*campaigns.Config, *templates.Set, error) {
+	cfg, err := campaigns.Load(a.configDir, a.templatesDir)
+	if err != nil {
+		var errs campaigns.Errors
+		if !errors.As(err, &errs) {
+			return nil, nil, err
+		}
+		le := &loadError{summary: fmt.Sprintf("%d %s in %s", len(errs), plural(len(errs), "error", "errors"), a.configDir)}
+		for _, e := range errs {
+			le.problems = append(le.problems, e)
+		}
+		return nil, nil, le
 	}
 	tmpl, err := templates.Load(a.templatesDir)
 	if err != nil {
-		fmt.Fprintln(a.stderr, err)
-		return nil, nil, &exitError{code: 1, msg: "templates in " + a.templatesDir + " do not parse"}
+		return nil, nil, &loadError{problems: []error{err}, summary: "templates in " + a.templatesDir + " do not parse"}
 	}
 	var errs []error
 	for _, name := range cfg.CampaignNames() {
@@ -97,10 +136,7 @@ func (a *app) loadAll() (*campaigns.Config, *templates.Set, error) {
 		}
 	}
 	if len(errs) > 0 {
-		for _, err := range errs {
-			fmt.Fprintln(a.stderr, err)
-		}
-		return nil, nil, &exitError{code: 1, msg: fmt.Sprintf("%d template %s", len(errs), plural(len(errs), "error", "errors"))}
+		return nil, nil, &loadError{problems: errs, summary: fmt.Sprintf("%d template %s", len(errs), plural(len(errs), "error", "errors"))}
 	}
 	return cfg, tmpl, nil
 }
@@ -187,23 +223,24 @@ func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[str
 	return out, nil
 }
 
-// pipeline wires the delivery pipeline to a store and a queue.
-func (a *app) pipeline(cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, client *asynq.Client, opt asynq.RedisConnOpt) (*delivery.Pipeline, error) {
+// pipeline wires the delivery pipeline to a store and a queue. It reads
+// config and tmpl for every task; the senders are built from the
+// configuration as it is now.
+func (a *app) pipeline(config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB, client *asynq.Client, opt asynq.RedisConnOpt) (*delivery.Pipeline, error) {
 	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
-	senders, err := a.senders(cfg, rdb)
+	senders, err := a.senders(config(), rdb)
 	if err != nil {
 		return nil, err
 	}
 	return &delivery.Pipeline{
-		Store: db, Client: client,
-		Config:    func() *campaigns.Config { return cfg },
-		Templates: func() *templates.Set { return tmpl },
-		Senders:   senders, Signer: a.signer(), Log: a.log,
+		Store: db, Client: client, Config: config, Templates: tmpl,
+		Senders: senders, Signer: a.signer(), Log: a.log,
 	}, nil
 }
 
 func (a *app) worker(ctx context.Context, concurrency int) error {
-	cfg, tmpl, err := a.loadAll()
+	var started *startedWorker // set before reloads begin; they are checked against it
+	live, err := a.liveConfig(func(cfg *campaigns.Config) error { return started.check(a.log, cfg) })
 	if err != nil {
 		return err
 	}
@@ -218,26 +255,38 @@ func (a *app) worker(ctx context.Context, concurrency int) error {
 	defer db.Close()
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	p, err := a.pipeline(cfg, tmpl, db, client, opt)
+	p, err := a.pipeline(live.Config, live.Templates, db, client, opt)
 	if err != nil {
 		return err
 	}
+	cfg := live.Config()
+	started = &startedWorker{settings: cfg.Settings, senders: p.Senders}
+	defer a.watchConfig(ctx, live)()
 	return a.serve(ctx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency)
 }
 
-// inProcessWorker runs a worker in this process, for the demo and the
-// benchmark. stop shuts it down (gracefully) and may be called more than once.
+// inProcessWorker runs a worker in this process on a fixed configuration,
+// for the benchmark. stop shuts it down (gracefully) and may be called more
+// than once.
 func (a *app) inProcessWorker(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB,
 	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
+	return a.liveInProcessWorker(ctx, func() *campaigns.Config { return cfg }, func() *templates.Set { return tmpl }, db, opt, concurrency)
+}
+
+// liveInProcessWorker is inProcessWorker reading config and tmpl for every
+// task, for the demo's reloaded configuration.
+func (a *app) liveInProcessWorker(ctx context.Context, config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB,
+	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
 	client := asynq.NewClient(opt)
-	p, err := a.pipeline(cfg, tmpl, db, client, opt)
+	p, err := a.pipeline(config, tmpl, db, client, opt)
 	if err != nil {
 		client.Close()
 		return nil, nil, err
 	}
 	workerCtx, cancel := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- a.serve(workerCtx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency) }()
+	timeout := config().Settings.Delivery.SendingTimeout
+	go func() { served <- a.serve(workerCtx, opt, p, db, timeout, concurrency) }()
 	var once sync.Once
 	var serveErr error
 	stop := func() error {
