@@ -79,8 +79,12 @@ type Campaign struct {
 	SMSMaxSegments int
 	// FrequencyCap overrides tidings.yaml's for this campaign (zero: use it).
 	FrequencyCap FrequencyCap
-	File         string
-	Pos          Pos
+	// FollowUps remind a product launch's non-responders (see FollowUp).
+	FollowUps []FollowUp
+	File      string
+	Pos       Pos
+
+	followUp int // ForRun's view of the n-th follow-up (1-based), or 0
 }
 
 // Priorities, highest first.
@@ -132,6 +136,9 @@ type Coupon struct {
 // Condition is the campaign's full audience condition: its segment, and for
 // birthday campaigns, a birthday today in the customer's own time zone.
 func (c *Campaign) Condition() Condition {
+	if c.followUp > 0 {
+		return c.followUpCondition(&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience})
+	}
 	if c.Kind == KindBirthday {
 		return &All{At: c.Pos, Of: []Condition{
 			&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience},
@@ -219,6 +226,7 @@ func (d decoder) campaign(file string, n *node, defaultZone string) (*Campaign, 
 		"holidays":      func(v *node) { c.Holidays = d.holidays(v) },
 		"at":            func(v *node) { at = v },
 		"gift":          func(v *node) { c.Gift = d.gift(v) },
+		"follow_ups":    func(v *node) { c.FollowUps = d.followUps(v) },
 		"frequency_cap": func(v *node) { d.frequencyCap(v, "frequency_cap", &c.FrequencyCap) },
 		"sms_max_segments": func(v *node) {
 			d.intRange(v, "sms_max_segments", 1, 10, &c.SMSMaxSegments)
@@ -314,6 +322,13 @@ func (d decoder) kindRules(n *node, c *Campaign, schedule, at *node) {
 	}
 	if c.Kind != KindProduct && at != nil {
 		d.errorf(at, "", "at: only product campaigns have at")
+	}
+	if c.Kind != KindProduct && c.FollowUps != nil {
+		for _, p := range n.pairs {
+			if p.key.value == "follow_ups" {
+				d.errorf(p.key, "", "follow_ups: only product campaigns have follow-ups")
+			}
+		}
 	}
 }
 

@@ -100,7 +100,7 @@ var typeNames = map[FieldType]string{
 }
 
 // Condition is a node of a segment's condition tree: All, Any, Not, Ref,
-// Compare, Age, TagMatch or BirthdayIn.
+// Compare, Age, TagMatch, BirthdayIn, or for follow-ups Received.
 type Condition interface {
 	Position() Pos
 }
@@ -168,6 +168,18 @@ type BirthdayIn struct {
 	At   Pos
 	Days int
 }
+
+// Received holds for customers who were sent an occurrence of a campaign:
+// its ledger has a row in status sent for them. A product launch's
+// follow-ups target those who received the launch; segment files cannot
+// name it.
+type Received struct {
+	At         Pos
+	Campaign   string
+	Occurrence string
+}
+
+func (c *Received) Position() Pos { return c.At }
 
 func (c *All) Position() Pos        { return c.At }
 func (c *Any) Position() Pos        { return c.At }

@@ -159,6 +159,11 @@ func Load(dir, templatesDir string) (*Config, error) {
 				errs = append(errs, &Error{Pos: tmplNode.pos, Msg: fmt.Sprintf("template: no template %q", c.Template), Hint: "want a folder " + filepath.Join(templatesDir, c.Template)})
 			}
 		}
+		for i, f := range c.FollowUps {
+			if st, err := os.Stat(filepath.Join(templatesDir, f.Template)); f.Template != "" && (err != nil || !st.IsDir()) {
+				errs = append(errs, &Error{Pos: f.Pos, Msg: fmt.Sprintf("follow_ups[%d].template: no template %q", i, f.Template), Hint: "want a folder " + filepath.Join(templatesDir, f.Template)})
+			}
+		}
 		cfg.Campaigns[c.Name] = c
 	}
 	if err := errs.err(); err != nil {

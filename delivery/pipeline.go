@@ -52,14 +52,15 @@ func (p *Pipeline) now() time.Time {
 	return time.Now()
 }
 
-// campaign returns the named campaign, or an error that archives the task:
-// retrying cannot make a deleted campaign appear.
-func (p *Pipeline) campaign(name string) (*campaigns.Campaign, error) {
+// campaign returns the named campaign as the run delivers it (a product
+// follow-up has its own template and audience), or an error that archives
+// the task: retrying cannot make a deleted campaign appear.
+func (p *Pipeline) campaign(name, run string) (*campaigns.Campaign, error) {
 	c := p.Config().Campaigns[name]
 	if c == nil {
 		return nil, fmt.Errorf("campaign %q is not in the configuration: %w", name, asynq.SkipRetry)
 	}
-	return c, nil
+	return c.ForRun(run), nil
 }
 
 // LedgerOccurrence is the occurrence ledger rows are unique by. A birthday
@@ -84,7 +85,7 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
 		return fmt.Errorf("bad run payload: %v: %w", err, asynq.SkipRetry)
 	}
-	c, err := p.campaign(pl.Campaign)
+	c, err := p.campaign(pl.Campaign, pl.Occurrence)
 	if err != nil {
 		return err
 	}
@@ -369,7 +370,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil || len(pl.CustomerIDs) == 0 {
 		return fmt.Errorf("bad batch payload: %v: %w", err, asynq.SkipRetry)
 	}
-	c, err := p.campaign(pl.Campaign)
+	c, err := p.campaign(pl.Campaign, pl.Occurrence)
 	if err != nil {
 		return err
 	}

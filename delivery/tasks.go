@@ -82,7 +82,7 @@ func EnqueueRun(ctx context.Context, client *asynq.Client, c *campaigns.Campaign
 // see LedgerOccurrence.)
 func DefaultOccurrence(c *campaigns.Campaign, now time.Time) string {
 	if c.Kind == campaigns.KindProduct {
-		return "once"
+		return campaigns.LaunchOccurrence
 	}
 	return now.In(c.Schedule.Location).Format("2006-01-02")
 }

@@ -22,10 +22,16 @@ func Fires(c *campaigns.Campaign, from, to time.Time) []Fire {
 		return nil
 	}
 	if c.Kind == campaigns.KindProduct {
+		var out []Fire
 		if c.At.After(from) && !c.At.After(to) {
-			return []Fire{{Campaign: c, At: c.At, Occurrence: "once"}}
+			out = append(out, Fire{Campaign: c, At: c.At, Occurrence: campaigns.LaunchOccurrence})
 		}
-		return nil
+		for i, f := range c.FollowUps {
+			if at := c.At.Add(f.After); at.After(from) && !at.After(to) {
+				out = append(out, Fire{Campaign: c, At: at, Occurrence: campaigns.FollowUpOccurrence(i + 1)})
+			}
+		}
+		return out
 	}
 	if c.Schedule.Parsed == nil {
 		return nil

@@ -147,6 +147,9 @@ func (c *compiler) cond(n campaigns.Condition, depth int) (string, error) {
 		return c.tags(n), nil
 	case *campaigns.BirthdayIn:
 		return c.birthday(n)
+	case *campaigns.Received:
+		return fmt.Sprintf("(EXISTS (SELECT 1 FROM deliveries d WHERE d.customer_id = c.id AND d.campaign = %s AND d.occurrence = %s AND d.status = 'sent'))",
+			c.arg(n.Campaign), c.arg(n.Occurrence)), nil
 	}
 	return "", fmt.Errorf("unsupported condition %T", n)
 }
