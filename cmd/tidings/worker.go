@@ -124,14 +124,16 @@ func (a *app) load() (*campaigns.Config, *templates.Set, error) {
 	}
 	var errs []error
 	for _, name := range cfg.CampaignNames() {
-		c := cfg.Campaigns[name]
-		checked := tmpl.Check(c.Template, c.Channels, c.Gift != nil && c.Gift.Coupon != nil)
-		for _, err := range checked {
-			errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
-		}
-		if len(checked) == 0 && slices.Contains(c.Channels, channels.SMS) {
-			for _, err := range checkSMS(cfg.Settings.Channels.SMS, c, tmpl) {
+		// The campaign, and each product follow-up with its own template.
+		for _, c := range cfg.Campaigns[name].Variants() {
+			checked := tmpl.Check(c.Template, c.Channels, c.Gift != nil && c.Gift.Coupon != nil)
+			for _, err := range checked {
 				errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
+			}
+			if len(checked) == 0 && slices.Contains(c.Channels, channels.SMS) {
+				for _, err := range checkSMS(cfg.Settings.Channels.SMS, c, tmpl) {
+					errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
+				}
 			}
 		}
 	}
