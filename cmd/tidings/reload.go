@@ -79,10 +79,14 @@ func (w *startedWorker) check(log *slog.Logger, cfg *campaigns.Config) error {
 	}
 	var errs []error
 	for _, name := range cfg.CampaignNames() {
+		var missing []string
 		c := cfg.Campaigns[name]
-		for _, ch := range c.Channels {
-			if w.senders[ch] == nil {
-				errs = append(errs, fmt.Errorf("%s: campaign %s sends %s, but this worker started without a provider for it (channels.%s in tidings.yaml, or delivery.outbox); restart it after configuring one", c.File, c.Name, ch, ch))
+		for _, v := range c.Variants() { // the campaign and its follow-ups
+			for _, ch := range v.Channels {
+				if w.senders[ch] == nil && !slices.Contains(missing, ch) {
+					missing = append(missing, ch)
+					errs = append(errs, fmt.Errorf("%s: campaign %s sends %s, but this worker started without a provider for it (channels.%s in tidings.yaml, or delivery.outbox); restart it after configuring one", c.File, c.Name, ch, ch))
+				}
 			}
 		}
 	}
