@@ -36,7 +36,7 @@ func loadSamples(t *testing.T) *Set {
 func TestGolden(t *testing.T) {
 	s := loadSamples(t)
 	const dir = "testdata/golden"
-	want := []string{"birthday-gift", "new-product", "spring-festival"}
+	want := []string{"birthday-gift", "new-product", "new-product-reminder", "spring-festival"}
 	if got := s.Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
