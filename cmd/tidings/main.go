@@ -88,6 +88,7 @@ Environment:
 	root.PersistentFlags().StringVar(&a.templatesDir, "templates", "templates", "templates folder")
 	root.AddCommand(a.validateCommand(), a.audienceCommand(), a.customersCommand(), a.demoCommand(),
 		a.workerCommand(), a.sendCommand(), a.runsCommand(), a.previewCommand(), a.resumeCommand(), a.benchCommand(), a.schedulerCommand())
+	root.AddCommand(a.webCommand())
 	return root
 }
 

@@ -1,0 +1,517 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tidings/tidings/campaigns"
+	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/scheduler"
+	"github.com/tidings/tidings/store"
+)
+
+// horizon is how far ahead the dashboard looks for a campaign's next fire.
+const horizon = 400 * 24 * time.Hour
+
+const timeLayout = "2006-01-02 15:04 MST"
+
+// campaignView is a campaign as the dashboard shows it.
+type campaignView struct {
+	Name, Description string
+	Kind              string
+	Schedule          string
+	Zone              string
+	Enabled           bool
+	Channels          string
+	Delivery          string
+	Segment           string
+	Template          string
+	Priority          string
+	Next              []fireView // the next few fires
+	Last              *runView   // the latest run
+	DefaultRun        string     // the occurrence "send now" sends
+}
+
+type fireView struct{ At, Occurrence string }
+
+func (s *Server) campaignView(c *campaigns.Campaign, fires int) campaignView {
+	v := campaignView{
+		Name: c.Name, Description: c.Description, Kind: string(c.Kind), Zone: c.Schedule.TimeZone, Enabled: c.Enabled,
+		Channels: strings.Join(c.Channels, ", "), Delivery: c.Delivery, Template: c.Template, Priority: c.Priority,
+		DefaultRun: delivery.DefaultOccurrence(c, s.now()),
+	}
+	if c.Audience != nil {
+		v.Segment = c.Audience.Name
+	}
+	if v.Priority == "" {
+		v.Priority = "normal"
+	}
+	switch {
+	case c.Kind == campaigns.KindProduct:
+		v.Schedule = "once, at " + c.At.In(c.Schedule.Location).Format(timeLayout)
+	case c.Schedule.Cron != "":
+		v.Schedule = "cron " + c.Schedule.Cron
+		if c.Kind == campaigns.KindHoliday {
+			v.Schedule += ", on the campaign's dates"
+		}
+	}
+	now := s.now()
+	for i, f := range scheduler.Fires(c, now, now.Add(horizon)) {
+		if i == fires {
+			break
+		}
+		v.Next = append(v.Next, fireView{At: f.At.In(c.Schedule.Location).Format(timeLayout), Occurrence: f.Occurrence})
+	}
+	return v
+}
+
+// runView is a run with its counts.
+type runView struct {
+	Campaign, Run     string
+	Status, Error     string
+	Targeted          int64
+	Started, Finished string
+	Sent, Skipped     int64
+	Failed, Deferred  int64
+	Unknown, Sending  int64
+	Reasons           []store.Count
+	Carrier           []store.CarrierCount
+	CanPause          bool
+	CanResume         bool
+}
+
+func (s *Server) runView(r store.RunSummary, loc *time.Location) *runView {
+	v := &runView{
+		Campaign: r.Campaign, Run: r.Occurrence, Status: r.Status, Error: r.Error, Targeted: r.Targeted,
+		Started: formatTime(r.StartedAt, loc), Finished: formatTime(r.FinishedAt, loc),
+		Sent: r.Total(store.StatusSent), Skipped: r.Total(store.StatusSkipped), Failed: r.Total(store.StatusFailed),
+		Deferred: r.Total(store.StatusDeferred), Unknown: r.Total(store.StatusUnknown), Sending: r.Total(store.StatusSending),
+		CanPause:  r.Status == store.RunRunning || r.Status == store.RunSending,
+		CanResume: r.Status == store.RunPaused,
+	}
+	for _, c := range r.Counts {
+		if c.Reason != "" {
+			v.Reasons = append(v.Reasons, c)
+		}
+	}
+	return v
+}
+
+func formatTime(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format(timeLayout)
+}
+
+// zoneOf is the zone a campaign's times are shown in: its own, or UTC for
+// a campaign no longer in the configuration.
+func zoneOf(c *campaigns.Campaign) *time.Location {
+	if c != nil && c.Schedule.Location != nil {
+		return c.Schedule.Location
+	}
+	return time.UTC
+}
+
+func (s *Server) page(p *principal, title string, body any) page {
+	return page{Title: title, User: p, CSRF: s.csrfToken(p), Body: body}
+}
+
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, p *principal, err error) {
+	s.log.Error("web: request failed", "path", r.URL.Path, "err", err)
+	pg := s.page(p, "Error", nil)
+	pg.Error = "Something went wrong on our side; the error is in the server's log."
+	s.message(w, r, http.StatusInternalServerError, pg)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, p *principal, what string) {
+	pg := s.page(p, "Not found", nil)
+	pg.Error = what
+	s.message(w, r, http.StatusNotFound, pg)
+}
+
+// index lists every campaign with its next fire and its latest run.
+func (s *Server) index(w http.ResponseWriter, r *http.Request, p *principal) {
+	cfg := s.config()
+	var views []campaignView
+	for _, name := range cfg.CampaignNames() {
+		c := cfg.Campaigns[name]
+		v := s.campaignView(c, 1)
+		runs, err := s.store.Runs(r.Context(), name, 1)
+		if err != nil {
+			s.serverError(w, r, p, err)
+			return
+		}
+		if len(runs) > 0 {
+			v.Last = s.runView(runs[0], zoneOf(c))
+		}
+		views = append(views, v)
+	}
+	s.render(w, r, http.StatusOK, "index.html", s.page(p, "Campaigns", views))
+}
+
+type campaignPage struct {
+	Campaign   campaignView
+	Known      bool // in the configuration
+	Runs       []*runView
+	Occurrence string // the send-now field's value
+}
+
+// campaign shows a campaign, its upcoming fires and its runs.
+func (s *Server) campaign(w http.ResponseWriter, r *http.Request, p *principal) {
+	s.renderCampaign(w, r, p, http.StatusOK, noticeText(r.URL.Query()), "", "")
+}
+
+func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, p *principal, status int, notice, errMsg, occurrence string) {
+	name := r.PathValue("name")
+	c := s.config().Campaigns[name]
+	runs, err := s.store.Runs(r.Context(), name, 50)
+	if err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	if c == nil && len(runs) == 0 {
+		s.notFound(w, r, p, fmt.Sprintf("There is no campaign named %q.", name))
+		return
+	}
+	body := campaignPage{Known: c != nil, Campaign: campaignView{Name: name}}
+	if c != nil {
+		body.Campaign = s.campaignView(c, 5)
+		body.Occurrence = body.Campaign.DefaultRun
+	}
+	if occurrence != "" {
+		body.Occurrence = occurrence
+	}
+	for _, run := range runs {
+		body.Runs = append(body.Runs, s.runView(run, zoneOf(c)))
+	}
+	pg := s.page(p, name, body)
+	pg.Notice, pg.Error = notice, errMsg
+	s.render(w, r, status, "campaign.html", pg)
+}
+
+// noticeText turns the notice code an action redirected with into a
+// sentence; the codes are fixed, so the page never echoes arbitrary text
+// as a message.
+func noticeText(q url.Values) string {
+	run, state := q.Get("run"), q.Get("state")
+	if !occurrenceRe.MatchString(run) {
+		return ""
+	}
+	switch q.Get("notice") {
+	case "enqueued":
+		return "Run " + run + " is enqueued; the workers start it within seconds."
+	case "exists":
+		if !contains(taskStates, state) {
+			state = "enqueued or ran recently"
+		}
+		return "Run " + run + " is already " + state + ": nothing to do."
+	case "archived":
+		return "Run " + run + " was given up (archived) after its retries. Delete the archived task under Queues to run it again; customers who got it will not get it twice."
+	case "paused":
+		return "Run " + run + " is paused: its batches wait until it is resumed."
+	case "resumed":
+		return "Run " + run + " is resumed: its batches go on within a minute."
+	case "not-running":
+		return "Run " + run + " is not running, so there is nothing to pause."
+	case "not-paused":
+		return "Run " + run + " is not paused."
+	}
+	return ""
+}
+
+// taskStates are the Asynq task states a notice may name.
+var taskStates = []string{"active", "pending", "scheduled", "retry", "archived", "completed", "aggregating"}
+
+// occurrenceRe is what an occurrence key typed on the dashboard may look
+// like: letters, digits, '.', '_' and '-', as the generated keys are.
+var occurrenceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// sendNow enqueues an occurrence, as `tidings send` does.
+func (s *Server) sendNow(w http.ResponseWriter, r *http.Request, p *principal) {
+	name := r.PathValue("name")
+	c := s.config().Campaigns[name]
+	if c == nil {
+		s.notFound(w, r, p, fmt.Sprintf("There is no campaign named %q in the configuration.", name))
+		return
+	}
+	occ := strings.TrimSpace(r.PostFormValue("occurrence"))
+	if occ == "" {
+		occ = delivery.DefaultOccurrence(c, s.now())
+	}
+	if !occurrenceRe.MatchString(occ) {
+		s.renderCampaign(w, r, p, http.StatusBadRequest, "",
+			fmt.Sprintf("Occurrence %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (for example %s).", occ, delivery.DefaultOccurrence(c, s.now())), occ)
+		return
+	}
+	ok, err := delivery.EnqueueRun(r.Context(), s.client, c, occ)
+	if err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	q := url.Values{"run": {occ}}
+	if ok {
+		s.log.Info("dashboard: run enqueued", "user", p.Name, "campaign", name, "run", occ)
+		q.Set("notice", "enqueued")
+	} else {
+		info, err := s.inspector.GetTaskInfo(delivery.QueueFor(c.Priority), delivery.RunTaskID(name, occ))
+		switch {
+		case err == nil && info.State == asynq.TaskStateArchived:
+			q.Set("notice", "archived")
+		case err == nil:
+			q.Set("notice", "exists")
+			q.Set("state", info.State.String())
+		default:
+			q.Set("notice", "exists")
+		}
+	}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(name)+"?"+q.Encode(), http.StatusSeeOther)
+}
+
+// dryRunPage is what a dry run found: the audience, who each channel
+// reaches, and the first customers' messages.
+type dryRunPage struct {
+	Campaign   campaignView
+	Occurrence string
+	Audience   int64
+	Customers  int64
+	Reach      []reach
+	Samples    []sample
+	Took       string
+}
+
+type reach struct {
+	Channel string
+	N       int64
+}
+
+type sample struct {
+	Customer string
+	Channel  string
+	Address  string
+	Subject  string
+	Body     string
+	HTMLSize int
+	Error    string
+}
+
+// dryRun evaluates the campaign's audience now and renders the first
+// customers' messages, as `tidings send --dry-run` does. Nothing is
+// enqueued or sent.
+func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
+	name := r.PathValue("name")
+	cfg := s.config()
+	c := cfg.Campaigns[name]
+	if c == nil {
+		s.notFound(w, r, p, fmt.Sprintf("There is no campaign named %q in the configuration.", name))
+		return
+	}
+	ctx := r.Context()
+	start, now := time.Now(), s.now()
+	body := dryRunPage{Campaign: s.campaignView(c, 1), Occurrence: delivery.DefaultOccurrence(c, now)}
+	opts := store.AudienceOptions{Now: now, DefaultZone: c.Schedule.Location}
+	aud, err := s.store.Compile(ctx, c.Condition(), opts)
+	if err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	if body.Audience, err = s.store.CountAudience(ctx, aud); err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	if body.Customers, err = s.store.CountCustomers(ctx); err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	for _, ch := range c.Channels {
+		n, err := s.reachable(ctx, c.Condition(), ch, opts)
+		if err != nil {
+			s.serverError(w, r, p, err)
+			return
+		}
+		body.Reach = append(body.Reach, reach{Channel: ch, N: n})
+	}
+	if s.templates != nil {
+		cs, err := s.store.AudiencePage(ctx, aud, 0, 3)
+		if err != nil {
+			s.serverError(w, r, p, err)
+			return
+		}
+		tmpl := s.templates()
+		pl := &delivery.Pipeline{Config: s.config, Signer: s.signer}
+		for _, cu := range cs {
+			for _, ch := range c.Channels {
+				addr, _ := delivery.Contact(cu, ch)
+				sm := sample{Customer: cu.ExternalID + " " + cu.Name, Channel: ch, Address: addr}
+				data := pl.TemplateData(c, delivery.LedgerOccurrence(c, body.Occurrence), cu, ch, now)
+				msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
+				switch {
+				case err != nil:
+					sm.Error = err.Error()
+				case ch == channels.Email:
+					sm.Subject, sm.Body, sm.HTMLSize = msg.Subject, msg.Text, len(msg.HTML)
+				default:
+					sm.Body = msg.Body
+				}
+				body.Samples = append(body.Samples, sm)
+			}
+		}
+	}
+	body.Took = time.Since(start).Round(time.Millisecond).String()
+	s.log.Info("dashboard: dry run", "user", p.Name, "campaign", name, "audience", body.Audience)
+	s.render(w, r, http.StatusOK, "dryrun.html", s.page(p, "Dry run of "+name, body))
+}
+
+// reachable counts the audience members with consent and an address on a
+// channel, as `tidings audience` does.
+func (s *Server) reachable(ctx context.Context, cond campaigns.Condition, channel string, opts store.AudienceOptions) (int64, error) {
+	address := map[string]string{channels.Email: "email", channels.SMS: "phone"}[channel]
+	if address == "" {
+		return 0, fmt.Errorf("reach of channel %q: unknown channel", channel)
+	}
+	aud, err := s.store.Compile(ctx, &campaigns.All{Of: []campaigns.Condition{
+		cond,
+		&campaigns.Compare{Field: "consent." + channel, Type: campaigns.TypeBool, Op: campaigns.OpEq, Value: true},
+		&campaigns.Compare{Field: address, Type: campaigns.TypeString, Op: campaigns.OpExists, Value: true},
+	}}, opts)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.CountAudience(ctx, aud)
+}
+
+// pageSize is how many recipients a run page lists.
+const pageSize = 100
+
+type runPage struct {
+	Run        *runView
+	Known      bool
+	Recipients []recipientView
+	Status     string   // the status filter
+	Statuses   []string // the filter's choices
+	Next       string   // the next page's link, "" on the last
+	First      string   // the first page's link, "" on it
+}
+
+type recipientView struct {
+	store.Recipient
+	At, CarrierAt string
+}
+
+// run shows a run's counts and a page of its recipients.
+func (s *Server) run(w http.ResponseWriter, r *http.Request, p *principal) {
+	name, run := r.PathValue("name"), r.PathValue("run")
+	ctx := r.Context()
+	sum, err := s.store.RunSummaryOf(ctx, name, run)
+	if errors.Is(err, store.ErrNotFound) {
+		s.notFound(w, r, p, fmt.Sprintf("Campaign %q has no run %q.", name, run))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	c := s.config().Campaigns[name]
+	loc := zoneOf(c)
+	body := runPage{Run: s.runView(sum, loc), Known: c != nil,
+		Statuses: []string{"sent", "skipped", "failed", "deferred", "unknown", "sending"}}
+	if body.Run.Carrier, err = s.store.RunCarrierCounts(ctx, name, run); err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	status := q.Get("status")
+	if status != "" && !contains(body.Statuses, status) {
+		status = ""
+	}
+	body.Status = status
+	rows, err := s.store.RunRecipients(ctx, name, run, store.RecipientQuery{Status: store.Status(status), After: after, Limit: pageSize})
+	if err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	base := "/campaigns/" + url.PathEscape(name) + "/runs/" + url.PathEscape(run)
+	link := func(after int64) string {
+		v := url.Values{}
+		if status != "" {
+			v.Set("status", status)
+		}
+		if after > 0 {
+			v.Set("after", strconv.FormatInt(after, 10))
+		}
+		if len(v) == 0 {
+			return base
+		}
+		return base + "?" + v.Encode()
+	}
+	for _, row := range rows {
+		body.Recipients = append(body.Recipients, recipientView{Recipient: row, At: formatTime(row.At, loc), CarrierAt: formatTime(row.CarrierAt, loc)})
+	}
+	if len(rows) == pageSize {
+		body.Next = link(rows[len(rows)-1].ID)
+	}
+	if after > 0 {
+		body.First = link(0)
+	}
+	pg := s.page(p, name+" "+run, body)
+	pg.Notice = noticeText(q)
+	s.render(w, r, http.StatusOK, "run.html", pg)
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+// pause pauses a run from the dashboard: its batches wait, as after an
+// authentication failure, until it is resumed.
+func (s *Server) pause(w http.ResponseWriter, r *http.Request, p *principal) {
+	name, run := r.PathValue("name"), r.PathValue("run")
+	ok, err := s.store.PauseRun(r.Context(), name, run, "paused from the dashboard by "+p.Name)
+	if err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	notice := "not-running"
+	if ok {
+		notice = "paused"
+		s.log.Info("dashboard: run paused", "user", p.Name, "campaign", name, "run", run)
+	}
+	s.backToRun(w, r, name, run, notice)
+}
+
+// resume resumes a paused run, as `tidings resume` does.
+func (s *Server) resume(w http.ResponseWriter, r *http.Request, p *principal) {
+	name, run := r.PathValue("name"), r.PathValue("run")
+	ok, err := s.store.ResumeRun(r.Context(), name, run)
+	if err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	notice := "not-paused"
+	if ok {
+		notice = "resumed"
+		s.log.Info("dashboard: run resumed", "user", p.Name, "campaign", name, "run", run)
+	}
+	s.backToRun(w, r, name, run, notice)
+}
+
+func (s *Server) backToRun(w http.ResponseWriter, r *http.Request, name, run, notice string) {
+	q := url.Values{"notice": {notice}, "run": {run}}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(name)+"/runs/"+url.PathEscape(run)+"?"+q.Encode(), http.StatusSeeOther)
+}

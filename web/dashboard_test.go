@@ -1,0 +1,374 @@
+package web_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/web"
+)
+
+// Without credentials every admin page and asynqmon answer 401: a browser
+// gets the login form, a script a Basic challenge.
+func TestAdminPagesNeedLogin(t *testing.T) {
+	b := setup(t, store.SQLite)
+	for _, r := range []request{
+		{method: "GET", path: "/"},
+		{method: "GET", path: "/campaigns/greeting"},
+		{method: "GET", path: "/campaigns/greeting/runs/2027-02-06"},
+		{method: "POST", path: "/campaigns/greeting/send", form: url.Values{}},
+		{method: "POST", path: "/campaigns/greeting/runs/x/pause", form: url.Values{}},
+		{method: "GET", path: "/queues/"},
+		{method: "GET", path: "/queues/api/queues"},
+		{method: "DELETE", path: "/queues/api/queues/tidings:normal"},
+		{method: "GET", path: "/", user: "admin", pass: "wrong password!"},
+		{method: "GET", path: "/", user: "nobody", pass: adminPassword},
+		{method: "GET", path: "/", cookie: &http.Cookie{Name: "tidings_session", Value: "forged.value"}},
+	} {
+		got := b.do(t, r)
+		if got.code != 401 || got.header.Get("WWW-Authenticate") != `Basic realm="Tidings", charset="UTF-8"` {
+			t.Errorf("%s %s (user %q): %d %q", r.method, r.path, r.user, got.code, got.header.Get("WWW-Authenticate"))
+		}
+		r.html = true
+		got = b.do(t, r)
+		if got.code != 401 || !strings.Contains(got.body, `action="/login"`) || got.header.Get("WWW-Authenticate") != "" {
+			t.Errorf("%s %s from a browser: %d, want 401 with the login form", r.method, r.path, got.code)
+		}
+	}
+	// The login form comes back with where it was going.
+	got := b.do(t, request{method: "GET", path: "/campaigns/greeting", html: true})
+	if !strings.Contains(got.body, `name="next" value="/campaigns/greeting"`) {
+		t.Errorf("login form without next:\n%s", got.body)
+	}
+}
+
+func TestLoginSessionAndCSRF(t *testing.T) {
+	b := setup(t, store.SQLite)
+	if got := b.do(t, request{method: "POST", path: "/login", form: url.Values{"username": {"admin"}, "password": {"nope nope nope"}}, html: true}); got.code != 401 ||
+		!strings.Contains(got.body, "Wrong user name or password") {
+		t.Fatalf("wrong password: %d", got.code)
+	}
+	got := b.do(t, request{method: "POST", path: "/login", form: url.Values{"username": {"admin"}, "password": {adminPassword}, "next": {"/campaigns/greeting"}}})
+	if got.code != 303 || got.header.Get("Location") != "/campaigns/greeting" {
+		t.Fatalf("login: %d %s", got.code, got.header.Get("Location"))
+	}
+	var session *http.Cookie
+	for _, c := range got.resp.Cookies() {
+		if c.Name == "tidings_session" {
+			session = c
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie: %+v", session)
+	}
+	page := b.do(t, request{method: "GET", path: "/campaigns/greeting", cookie: session})
+	if page.code != 200 || !strings.Contains(page.body, "Send now") || !strings.Contains(page.body, "Dry run") {
+		t.Fatalf("campaign page: %d\n%s", page.code, page.body)
+	}
+	token := csrf(t, page.body)
+
+	// A form post without the token, or with another session's, is refused.
+	for _, f := range []url.Values{{}, {"csrf": {"x" + token}}} {
+		f.Set("occurrence", "2027-02-06")
+		if got := b.do(t, request{method: "POST", path: "/campaigns/greeting/send", form: f, cookie: session}); got.code != 403 {
+			t.Errorf("send without a good token (%v): %d", f, got.code)
+		}
+	}
+	// A cross-site post is refused even with the token.
+	if got := b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session,
+		form:   url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}},
+		header: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}}); got.code != 403 {
+		t.Errorf("cross-site send: %d", got.code)
+	}
+	inspector := asynq.NewInspector(b.redis.Opt())
+	defer inspector.Close()
+	if _, err := inspector.GetTaskInfo("tidings:normal", delivery.RunTaskID("greeting", "2027-02-06")); err == nil {
+		t.Fatal("a refused send enqueued the run")
+	}
+
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}}})
+	if got.code != 303 || got.header.Get("Location") != "/campaigns/greeting?notice=enqueued&run=2027-02-06" {
+		t.Fatalf("send: %d %s\n%s", got.code, got.header.Get("Location"), got.body)
+	}
+	if info, err := inspector.GetTaskInfo("tidings:normal", delivery.RunTaskID("greeting", "2027-02-06")); err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("run task: %+v %v", info, err)
+	}
+	if page := b.do(t, request{method: "GET", path: got.header.Get("Location"), cookie: session}); !strings.Contains(page.body, "Run 2027-02-06 is enqueued") {
+		t.Errorf("no notice:\n%s", page.body)
+	}
+	// Twice: a no-op, said so.
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}}})
+	if page := b.do(t, request{method: "GET", path: got.header.Get("Location"), cookie: session}); !strings.Contains(page.body, "Run 2027-02-06 is already pending: nothing to do.") {
+		t.Errorf("second send: %s\n%s", got.header.Get("Location"), page.body)
+	}
+	// A bad occurrence key is a clear error.
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"../x y"}}})
+	if got.code != 400 || !strings.Contains(got.body, "Occurrence &#34;../x y&#34;: use 1 to 64 letters") {
+		t.Errorf("bad occurrence: %d\n%s", got.code, got.body)
+	}
+
+	// Logging out clears the cookie; the session expires after 12 hours.
+	got = b.do(t, request{method: "POST", path: "/logout", cookie: session, form: url.Values{"csrf": {token}}})
+	if got.code != 303 || len(got.resp.Cookies()) != 1 || got.resp.Cookies()[0].MaxAge >= 0 {
+		t.Errorf("logout: %d %v", got.code, got.resp.Cookies())
+	}
+	b.now = b.now.Add(12*time.Hour + time.Minute)
+	if got := b.do(t, request{method: "GET", path: "/", cookie: session}); got.code != 401 {
+		t.Errorf("expired session: %d", got.code)
+	}
+}
+
+// A session ends when its user's password changes.
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	b := setup(t, store.SQLite)
+	got := b.do(t, request{method: "POST", path: "/login", form: url.Values{"username": {"viewer"}, "password": {viewerPassword}}})
+	session := got.resp.Cookies()[0]
+	if got := b.do(t, request{method: "GET", path: "/", cookie: session}); got.code != 200 {
+		t.Fatalf("with the session: %d", got.code)
+	}
+	other := setup(t, store.SQLite, func(o *web.Options) { o.Users[1].Password = "a new viewer password" })
+	if got := other.do(t, request{method: "GET", path: "/", cookie: session}); got.code != 401 {
+		t.Errorf("after a password change: %d", got.code)
+	}
+}
+
+// The viewer sees everything and can change nothing: no action buttons,
+// 403 on every dashboard action and on asynqmon's API.
+func TestViewerIsReadOnly(t *testing.T) {
+	b := setup(t, store.SQLite)
+	b.addCustomers(t, 5)
+	ctx := context.Background()
+	if _, err := b.db.BeginRun(ctx, "greeting", "2027-02-06", "tidings:normal"); err != nil {
+		t.Fatal(err)
+	}
+	// Something in the queue to delete or run.
+	task, err := b.client.Enqueue(asynq.NewTask(delivery.TypeRun, []byte(`{"campaign":"greeting","occurrence":"x"}`)),
+		asynq.Queue("tidings:normal"), asynq.TaskID("run:greeting:x"), asynq.ProcessIn(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, path := range []string{"/", "/campaigns/greeting", "/campaigns/greeting/runs/2027-02-06"} {
+		got := b.do(t, viewer("GET", path, nil))
+		if got.code != 200 {
+			t.Fatalf("GET %s: %d", path, got.code)
+		}
+		for _, action := range []string{"Send now", "Dry run", "/pause", "/resume"} {
+			if strings.Contains(got.body, action) {
+				t.Errorf("GET %s shows the viewer %q", path, action)
+			}
+		}
+	}
+	for _, path := range []string{"/campaigns/greeting/send", "/campaigns/greeting/dry-run",
+		"/campaigns/greeting/runs/2027-02-06/pause", "/campaigns/greeting/runs/2027-02-06/resume"} {
+		if got := b.do(t, viewer("POST", path, url.Values{})); got.code != 403 {
+			t.Errorf("viewer POST %s: %d", path, got.code)
+		}
+	}
+	q := "/queues/api/queues/tidings:normal"
+	for _, r := range []request{
+		viewer("DELETE", q+"/scheduled_tasks/"+task.ID, nil),
+		viewer("DELETE", q+"/scheduled_tasks:delete_all", nil),
+		viewer("POST", q+"/scheduled_tasks/"+task.ID+":run", url.Values{}),
+		viewer("POST", q+"/scheduled_tasks:run_all", url.Values{}),
+		viewer("POST", q+"/scheduled_tasks:batch_run", url.Values{}),
+		viewer("POST", q+":pause", url.Values{}),
+		viewer("DELETE", q, nil),
+	} {
+		if got := b.do(t, r); got.code != 403 {
+			t.Errorf("viewer %s %s: %d %s", r.method, r.path, got.code, got.body)
+		}
+	}
+	if got := b.do(t, viewer("GET", q+"/scheduled_tasks", nil)); got.code != 200 || !strings.Contains(got.body, task.ID) {
+		t.Errorf("viewer list: %d %s", got.code, got.body)
+	}
+	inspector := asynq.NewInspector(b.redis.Opt())
+	defer inspector.Close()
+	if info, err := inspector.GetTaskInfo("tidings:normal", task.ID); err != nil || info.State != asynq.TaskStateScheduled {
+		t.Fatalf("the task changed: %+v %v", info, err)
+	}
+	if r, _ := b.db.GetRun(ctx, "greeting", "2027-02-06"); r.Status != store.RunRunning {
+		t.Errorf("run status %s", r.Status)
+	}
+
+	// The admin's asynqmon does change things; a cross-site request from
+	// the admin's browser does not.
+	if got := b.do(t, request{method: "POST", path: q + "/scheduled_tasks/" + task.ID + ":run", user: "admin", pass: adminPassword,
+		header: map[string]string{"Sec-Fetch-Site": "cross-site"}}); got.code != 403 {
+		t.Errorf("cross-site admin run: %d", got.code)
+	}
+	if got := b.do(t, admin("POST", q+"/scheduled_tasks/"+task.ID+":run", url.Values{})); got.code >= 300 {
+		t.Errorf("admin run: %d %s", got.code, got.body)
+	}
+	if info, err := inspector.GetTaskInfo("tidings:normal", task.ID); err != nil || info.State != asynq.TaskStatePending {
+		t.Errorf("after the admin's run: %+v %v", info, err)
+	}
+}
+
+func TestPauseAndResume(t *testing.T) {
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	if _, err := b.db.BeginRun(ctx, "greeting", "2027-02-06", "tidings:normal"); err != nil {
+		t.Fatal(err)
+	}
+	page := b.do(t, admin("GET", "/campaigns/greeting/runs/2027-02-06", nil))
+	if !strings.Contains(page.body, "/runs/2027-02-06/pause") || strings.Contains(page.body, "/resume") {
+		t.Fatalf("running run page:\n%s", page.body)
+	}
+	got := b.do(t, admin("POST", "/campaigns/greeting/runs/2027-02-06/pause", url.Values{}))
+	if got.code != 303 {
+		t.Fatalf("pause: %d %s", got.code, got.body)
+	}
+	r, _ := b.db.GetRun(ctx, "greeting", "2027-02-06")
+	if r.Status != store.RunPaused || r.Error != "paused from the dashboard by admin" {
+		t.Fatalf("after pause: %+v", r)
+	}
+	page = b.do(t, admin("GET", got.header.Get("Location"), nil))
+	if !strings.Contains(page.body, "is paused: its batches wait") || !strings.Contains(page.body, "/resume") {
+		t.Errorf("paused run page:\n%s", page.body)
+	}
+	if got := b.do(t, admin("POST", "/campaigns/greeting/runs/2027-02-06/resume", url.Values{})); got.code != 303 {
+		t.Fatalf("resume: %d", got.code)
+	}
+	if r, _ := b.db.GetRun(ctx, "greeting", "2027-02-06"); r.Status != store.RunRunning || r.Error != "" {
+		t.Errorf("after resume: %+v", r)
+	}
+	got = b.do(t, admin("POST", "/campaigns/greeting/runs/2027-02-06/resume", url.Values{}))
+	if !strings.Contains(got.header.Get("Location"), "notice=not-paused") {
+		t.Errorf("resume of a running run: %s", got.header.Get("Location"))
+	}
+}
+
+func TestDashboardShowsCampaignsRunsAndRecipients(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(d.String(), func(t *testing.T) {
+			b := setup(t, d)
+			b.addCustomers(t, 250)
+			b.startWorker(t)
+			sum := b.runCampaign(t, "greeting", "2027-02-06")
+			sent, skipped := sum.Total(store.StatusSent), sum.Total(store.StatusSkipped)
+			if sent != 250 || skipped != 0 {
+				t.Fatalf("run: %d sent %d skipped", sent, skipped)
+			}
+			// The timestamp shown is the campaign's zone.
+			b.now = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+			index := b.do(t, viewer("GET", "/", nil))
+			for _, want := range []string{
+				`<a href="/campaigns/greeting">greeting</a>`, "holiday", "cron 0 9 * * *", "Asia/Shanghai",
+				"2027-02-06 09:00 CST", `<a href="/campaigns/greeting/runs/2027-02-06">2027-02-06</a>`,
+				`<td class="n">250</td><td class="n">250</td><td class="n">0</td>`,
+				"launch", "once, at 2030-03-01 10:00 CET", "disabled",
+			} {
+				if !strings.Contains(index.body, want) {
+					t.Errorf("index lacks %q", want)
+				}
+			}
+			if t.Failed() {
+				t.Log(index.body)
+			}
+
+			// The run page pages its recipients, 100 at a time.
+			var rows int
+			next := "/campaigns/greeting/runs/2027-02-06"
+			for pages := 0; next != ""; pages++ {
+				got := b.do(t, viewer("GET", next, nil))
+				if got.code != 200 || pages > 3 {
+					t.Fatalf("GET %s: %d (page %d)", next, got.code, pages)
+				}
+				if pages == 0 && (!strings.Contains(got.body, `<tr><td><span class="status sent">sent</span></td><td class="n">250</td></tr>`) ||
+					!strings.Contains(got.body, "C001") || !strings.Contains(got.body, "Customer 1<")) {
+					t.Errorf("first page:\n%s", got.body)
+				}
+				rows += strings.Count(got.body, `<td><span class="status sent">sent</span></td>`) - 1
+				next = ""
+				if m := nextPage.FindStringSubmatch(got.body); m != nil {
+					next = html.UnescapeString(m[1])
+				}
+			}
+			if rows != 250 {
+				t.Errorf("%d recipient rows over the pages, want 250", rows)
+			}
+			// Filtered by status.
+			got := b.do(t, viewer("GET", "/campaigns/greeting/runs/2027-02-06?status=failed", nil))
+			if !strings.Contains(got.body, "No recipients with status failed") {
+				t.Errorf("failed filter:\n%s", got.body)
+			}
+			if got := b.do(t, viewer("GET", "/campaigns/greeting/runs/nope", nil)); got.code != 404 {
+				t.Errorf("unknown run: %d", got.code)
+			}
+			if got := b.do(t, viewer("GET", "/campaigns/nope", nil)); got.code != 404 {
+				t.Errorf("unknown campaign: %d", got.code)
+			}
+		})
+	}
+}
+
+var nextPage = regexp.MustCompile(`<a href="([^"]+)" id="next-page">`)
+
+func TestDryRun(t *testing.T) {
+	b := setup(t, store.SQLite)
+	b.addCustomers(t, 8) // SMS consent for 6
+	got := b.do(t, admin("POST", "/campaigns/greeting/dry-run", url.Values{}))
+	if got.code != 200 {
+		t.Fatalf("dry run: %d\n%s", got.code, got.body)
+	}
+	for _, want := range []string{
+		`<dd id="audience">8 of 8 customers</dd>`,
+		"<dt>Reachable by sms</dt><dd>6 ",
+		"<dt>Reachable by email</dt><dd>8 ",
+		"Hi Customer 1, happy new year from Test Tea. Reply STOP to opt out",
+		"Subject: Happy new year, Customer 1",
+		"Unsubscribe: " + publicURL + "/u/",
+	} {
+		if !strings.Contains(got.body, want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(got.body)
+	}
+	inspector := asynq.NewInspector(b.redis.Opt())
+	defer inspector.Close()
+	if qs, _ := inspector.Queues(); len(qs) != 0 {
+		t.Errorf("a dry run enqueued into %v", qs)
+	}
+	if rs, _ := b.db.Runs(context.Background(), "", 10); len(rs) != 0 {
+		t.Errorf("a dry run recorded runs: %v", rs)
+	}
+}
+
+func TestOperationsEndpoints(t *testing.T) {
+	b := setup(t, store.SQLite)
+	b.addCustomers(t, 4)
+	b.startWorker(t)
+	b.runCampaign(t, "greeting", "2027-02-06")
+	for path, want := range map[string][]string{
+		"/healthz": {"ok"},
+		"/readyz":  {"database: ok", "redis: ok"},
+		"/metrics": {
+			`tidings_deliveries{campaign="greeting",channel="sms",status="sent"} 3`,
+			`tidings_deliveries{campaign="greeting",channel="email",status="sent"} 1`,
+			`asynq_queue_size{queue="tidings:normal"}`,
+			`go_goroutines`,
+		},
+	} {
+		got := b.do(t, request{method: "GET", path: path})
+		if got.code != 200 {
+			t.Errorf("GET %s: %d", path, got.code)
+		}
+		for _, w := range want {
+			if !strings.Contains(got.body, w) {
+				t.Errorf("GET %s lacks %q", path, w)
+			}
+		}
+	}
+}
