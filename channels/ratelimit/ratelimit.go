@@ -59,6 +59,9 @@ type Limited struct {
 	limit   redis_rate.Limit
 	waits   atomic.Int64
 	waited  atomic.Int64 // nanoseconds
+	// OnWait, if set, is called each time a send has to wait for a token
+	// (a metrics counter).
+	OnWait func()
 }
 
 var _ channels.Sender = (*Limited)(nil)
@@ -83,6 +86,9 @@ func (l *Limited) Send(ctx context.Context, m channels.Message) (string, error) 
 		}
 		l.waits.Add(1)
 		l.waited.Add(int64(res.RetryAfter))
+		if l.OnWait != nil {
+			l.OnWait()
+		}
 		t := time.NewTimer(res.RetryAfter)
 		select {
 		case <-ctx.Done():

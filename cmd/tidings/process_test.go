@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"testing"
@@ -87,9 +90,10 @@ func (c *cluster) tidings(t *testing.T, args ...string) (int, string, string) {
 }
 
 // worker starts a worker process; it is killed when the test ends.
-func (c *cluster) worker(t *testing.T, concurrency int) *exec.Cmd {
+func (c *cluster) worker(t *testing.T, concurrency int, flags ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binary(t), "--config", c.config, "--templates", c.templates, "worker", "--concurrency", fmt.Sprint(concurrency))
+	args := append([]string{"--config", c.config, "--templates", c.templates, "worker", "--concurrency", fmt.Sprint(concurrency)}, flags...)
+	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = c.dir
 	cmd.Env = append(os.Environ(), "TIDINGS_DATABASE_URL="+c.dbURL, "TIDINGS_REDIS_URL="+c.redisURL, "TIDINGS_SECRET=test",
 		"TIDINGS_TWILIO_ACCOUNT_SID="+testAccountSID, "TIDINGS_TWILIO_AUTH_TOKEN=testtoken")
@@ -276,7 +280,13 @@ channels:
 
 	c := newClusterWith(t, 3000, configDir, filepath.Join(abs, "templates"))
 	db := c.open(t)
-	c.worker(t, 8)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := ln.Addr().String()
+	ln.Close()
+	c.worker(t, 8, "--listen", ops)
 	c.worker(t, 8)
 	if code, out, stderr := c.tidings(t, "send", "texts", "--occurrence", "r"); code != 0 {
 		t.Fatalf("send: %s %s", out, stderr)
@@ -300,4 +310,23 @@ channels:
 	}
 	span := arrivals[len(arrivals)-1].Sub(arrivals[0])
 	t.Logf("%d messages over %s (%.1f/s); busiest 10 s window: %d", len(arrivals), span.Round(time.Millisecond), float64(len(arrivals)-1)/span.Seconds(), busiest)
+
+	// The worker with --listen exports its waits for the rate, and is ready.
+	body := func(path string) (int, string) {
+		resp, err := http.Get("http://" + ops + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, metrics := body("/metrics")
+	m := regexp.MustCompile(`(?m)^tidings_rate_limit_waits_total\{channel="sms"\} (\d+)`).FindStringSubmatch(metrics)
+	if code != 200 || m == nil || m[1] == "0" {
+		t.Errorf("worker /metrics: %d, no rate-limit waits counted:\n%s", code, metrics)
+	}
+	if code, ready := body("/readyz"); code != 200 || ready != "database: ok\nredis: ok\n" {
+		t.Errorf("worker /readyz: %d %q", code, ready)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/tidings/tidings/campaigns"
@@ -14,6 +15,7 @@ import (
 
 func (a *app) schedulerCommand() *cobra.Command {
 	var maxLateness time.Duration
+	var listen string
 	cmd := &cobra.Command{
 		Use:   "scheduler",
 		Short: "Enqueue each enabled campaign's occurrences at their times, in their time zones",
@@ -55,10 +57,17 @@ the transition; one in a fall-back overlap fires once.`,
 				MaxLateness: maxLateness, Lookback: 7 * 24 * time.Hour, Log: a.log.With("component", "scheduler"),
 			}
 			defer a.watchConfig(ctx, live)()
+			rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
+			stopOps, err := a.serveOps(ctx, listen, db, rdb)
+			if err != nil {
+				return err
+			}
+			defer stopOps()
 			a.log.Info("scheduler started", "campaigns", len(live.Config().Campaigns), "max_lateness", maxLateness)
 			return s.Run(ctx)
 		},
 	}
 	cmd.Flags().DurationVar(&maxLateness, "max-lateness", 3*time.Hour, "how late a missed occurrence may still be sent")
+	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9090)")
 	return cmd
 }

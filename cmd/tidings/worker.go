@@ -21,6 +21,7 @@ import (
 	"github.com/tidings/tidings/channels/ratelimit"
 	"github.com/tidings/tidings/channels/sms"
 	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/internal/metrics"
 	"github.com/tidings/tidings/internal/signing"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/templates"
@@ -28,6 +29,7 @@ import (
 
 func (a *app) workerCommand() *cobra.Command {
 	var concurrency int
+	var listen string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Process campaign runs and batches from the queue (Redis)",
@@ -41,10 +43,11 @@ gracefully: running batches get up to 20 seconds to finish, the rest is
 retried by another worker.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.worker(cmd.Context(), concurrency)
+			return a.worker(cmd.Context(), concurrency, listen)
 		},
 	}
 	cmd.Flags().IntVar(&concurrency, "concurrency", 10, "how many batches to work on at once")
+	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9090)")
 	return cmd
 }
 
@@ -218,7 +221,10 @@ func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[str
 		rates := map[string]ratelimit.Rate{channels.Email: s.Channels.Email.Rate, channels.SMS: s.Channels.SMS.Rate}
 		for ch, sender := range out {
 			if r := rates[ch]; !r.IsZero() {
-				out[ch] = ratelimit.Wrap(sender, limiter, ch, r)
+				lim := ratelimit.Wrap(sender, limiter, ch, r)
+				waits := metrics.RateLimitWaits.WithLabelValues(ch)
+				lim.OnWait = func() { waits.Inc() }
+				out[ch] = lim
 			}
 		}
 	}
@@ -240,7 +246,7 @@ func (a *app) pipeline(config func() *campaigns.Config, tmpl func() *templates.S
 	}, nil
 }
 
-func (a *app) worker(ctx context.Context, concurrency int) error {
+func (a *app) worker(ctx context.Context, concurrency int, listen string) error {
 	var started *startedWorker // set before reloads begin; they are checked against it
 	live, err := a.liveConfig(func(cfg *campaigns.Config) error { return started.check(a.log, cfg) })
 	if err != nil {
@@ -264,6 +270,12 @@ func (a *app) worker(ctx context.Context, concurrency int) error {
 	cfg := live.Config()
 	started = &startedWorker{settings: cfg.Settings, senders: p.Senders}
 	defer a.watchConfig(ctx, live)()
+	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
+	stopOps, err := a.serveOps(ctx, listen, db, rdb)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	return a.serve(ctx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency)
 }
 
