@@ -216,7 +216,6 @@ var templateFS embed.FS
 var funcs = template.FuncMap{
 	"path":  url.PathEscape,
 	"query": url.QueryEscape,
-	"lower": strings.ToLower,
 }
 
 // parsePages parses each page with the layout.
