@@ -279,17 +279,19 @@ func (p *Pipeline) plan(c *campaigns.Campaign, cust customer.Customer, suppresse
 		st := step{channel: ch}
 		var granted bool
 		st.address, granted = Contact(cust, ch)
+		// A suppression is checked before consent: an opt-out (a STOP
+		// reply, an unsubscribe link) also withdraws consent, and its own
+		// reason says more than no_consent.
+		why, isSuppressed := suppressed[ch][st.address]
 		switch {
 		case st.address == "":
 			st.skip = "no_address"
+		case isSuppressed:
+			st.skip = "suppressed: " + why
 		case !granted:
 			st.skip = "no_consent"
 		default:
-			if why, ok := suppressed[ch][st.address]; ok {
-				st.skip = "suppressed: " + why
-			} else {
-				st.skip = capped(ch)
-			}
+			st.skip = capped(ch)
 		}
 		steps = append(steps, st)
 	}

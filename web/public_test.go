@@ -245,10 +245,9 @@ func TestInboundStopThenSendSkips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The pipeline checks consent before the suppression list, so
-			// the customer who replied is skipped for no_consent; were the
-			// order reversed, the reason would name the reply.
-			if row.Status != store.StatusSkipped || (row.Reason != "no_consent" && row.Reason != "suppressed: replied STOP") {
+			// The suppression is checked before consent, so the reason
+			// names the reply.
+			if row.Status != store.StatusSkipped || row.Reason != "suppressed: replied STOP" {
 				t.Errorf("the customer who replied STOP: %s %q", row.Status, row.Reason)
 			}
 			t.Logf("the customer who replied STOP: %s %q", row.Status, row.Reason)
