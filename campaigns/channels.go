@@ -93,6 +93,10 @@ type DKIMSettings struct {
 // SMSSettings configure SMS.
 type SMSSettings struct {
 	Twilio *TwilioSettings // nil: SMS has no provider (only the outbox)
+	// Outbox writes SMS as files under this folder instead of sending them,
+	// while email still goes out through SMTP (delivery.outbox diverts every
+	// channel): for a setup with a mail catcher but no SMS provider.
+	Outbox string
 	Rate   ratelimit.Rate
 	// Footers are the opt-out lines marketing SMS must carry, by locale
 	// ("zh": "回T退订", "": "Reply STOP to opt out"); the default is "".
@@ -206,6 +210,15 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 func (d decoder) smsSettings(n *node, s *SMSSettings) {
 	d.fields(n, "channels.sms", map[string]func(*node){
 		"rate": func(v *node) { d.rate(v, "channels.sms.rate", &s.Rate) },
+		"outbox": func(v *node) {
+			if o, ok := d.str(v, "channels.sms.outbox"); ok {
+				if o == "" {
+					d.errorf(v, "a folder such as /data/outbox", "channels.sms.outbox: empty path")
+					return
+				}
+				s.Outbox = o
+			}
+		},
 		"max_segments": func(v *node) {
 			d.intRange(v, "channels.sms.max_segments", 1, 10, &s.MaxSegments)
 		},
@@ -265,6 +278,9 @@ func (d decoder) smsSettings(n *node, s *SMSSettings) {
 			s.Twilio = t
 		},
 	})
+	if s.Twilio != nil && s.Outbox != "" {
+		d.errorf(n, "remove one: twilio sends, outbox writes files", "channels.sms: both twilio and outbox are set")
+	}
 }
 
 func (d decoder) httpURL(n *node, what string) string {

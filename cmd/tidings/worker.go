@@ -180,8 +180,9 @@ func checkSMS(s campaigns.SMSSettings, c *campaigns.Campaign, tmpl *templates.Se
 
 // senders builds the channels of the configuration: the outbox for every
 // channel when delivery.outbox is set, otherwise SMTP for email and Twilio
-// for SMS, with their secrets from the environment. Each is held to its
-// channel's rate across the cluster when rdb is given.
+// (or the files of channels.sms.outbox) for SMS, with their secrets from the
+// environment. Each is held to its channel's rate across the cluster when
+// rdb is given.
 func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[string]channels.Sender, error) {
 	s := cfg.Settings
 	from, err := mail.ParseAddress(s.EmailFrom)
@@ -203,6 +204,9 @@ func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[str
 				return nil, fmt.Errorf("channels.sms.twilio (credentials from TIDINGS_TWILIO_ACCOUNT_SID and TIDINGS_TWILIO_AUTH_TOKEN): %w", err)
 			}
 			out[channels.SMS] = sender
+		}
+		if dir := s.Channels.SMS.Outbox; dir != "" { // the loader refuses it with twilio
+			out[channels.SMS] = outbox.New(dir, *from, s.Delivery.OutboxDelay)
 		}
 		if err := a.emailSender(cfg, *from, out); err != nil {
 			return nil, err
