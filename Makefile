@@ -3,7 +3,7 @@ GO       ?= go
 BIN      ?= bin/tidings
 BENCH_DB ?= .tidings/bench-1m.db
 
-.PHONY: help build build-static test lint demo bench-audience bench-pipeline clean
+.PHONY: help build build-static docker test lint demo bench-audience bench-pipeline clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -11,8 +11,13 @@ help: ## list the targets
 build: ## build bin/tidings
 	$(GO) build -o $(BIN) ./cmd/tidings
 
+# The same go build line as the Dockerfile's: cmd/tidings/dockerfile_test.go
+# fails when they differ.
 build-static: ## build bin/tidings as the Dockerfile does (static, no cgo)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/tidings
+
+docker: ## build the container image tidings:local (the one docker-compose.yml runs)
+	docker build -t tidings:local .
 
 test: ## run the whole test suite against real PostgreSQL and Redis (started by scripts/test-services)
 	scripts/test-services $(GO) test -count=1 ./...

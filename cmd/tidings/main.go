@@ -89,6 +89,7 @@ Environment:
 	root.AddCommand(a.validateCommand(), a.audienceCommand(), a.customersCommand(), a.demoCommand(),
 		a.workerCommand(), a.sendCommand(), a.runsCommand(), a.previewCommand(), a.resumeCommand(), a.benchCommand(), a.schedulerCommand())
 	root.AddCommand(a.webCommand())
+	root.AddCommand(a.healthcheckCommand())
 	return root
 }
 
