@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -13,31 +17,45 @@ import (
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/internal/reload"
+	"github.com/tidings/tidings/internal/signing"
+	"github.com/tidings/tidings/scheduler"
 	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/web"
 )
 
 // demoCustomers is how many customers the demo database starts with.
 const demoCustomers = 20000
 
 func (a *app) demoCommand() *cobra.Command {
-	return &cobra.Command{
+	var listen string
+	var once bool
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the sample campaigns end to end on embedded defaults: no Redis or database to install",
-		Long: `Demo needs nothing installed. It uses the SQLite database of
-TIDINGS_DATABASE_URL (default .tidings/tidings.db) and fills it with generated
-customers if it is empty, starts an in-process Redis (miniredis) and a worker,
-runs every sample campaign once through the real pipeline — runs, batches,
-the delivery ledger — and writes the messages to the outbox folder
-(delivery.outbox in tidings.yaml, default .tidings/outbox) as .eml and .json
-files, then prints what happened and where to look.`,
+		Long: `Demo needs nothing installed. In one process it uses the SQLite database of
+TIDINGS_DATABASE_URL (default .tidings/tidings.db), filled with generated
+customers if it is empty; an in-process Redis (miniredis); a worker; the
+scheduler; and the dashboard on --listen. It runs every sample campaign once
+at once through the real pipeline — runs, batches, the delivery ledger —
+writing the messages to the outbox folder (delivery.outbox in tidings.yaml,
+default .tidings/outbox) as .eml and .json files, and prints what happened
+and where to look. Then it keeps running: recipients outside their send
+window get their message when it opens, the scheduler fires campaigns at
+their times, and edits under configs/ and templates/ are reloaded. Ctrl-C
+stops it. The dashboard's user is admin, with TIDINGS_ADMIN_PASSWORD or a
+password the demo prints. --once runs the campaigns and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.demo(cmd.Context())
+			return a.demo(cmd.Context(), listen, cmd.Flags().Changed("listen"), once)
 		},
 	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "where the dashboard listens (another free port if this one is taken and the flag was not given)")
+	cmd.Flags().BoolVar(&once, "once", false, "run the sample campaigns once, print the summary and exit (no dashboard, no scheduler)")
+	return cmd
 }
 
-func (a *app) demo(ctx context.Context) error {
+func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) error {
 	live, err := a.liveConfig(func(cfg *campaigns.Config) error {
 		if cfg.Settings.Delivery.Outbox == "" {
 			cfg.Settings.Delivery.Outbox = filepath.Join(".tidings", "outbox")
@@ -74,12 +92,23 @@ func (a *app) demo(ctx context.Context) error {
 		return err
 	}
 	defer mr.Close()
-	client, stopWorker, err := a.liveInProcessWorker(ctx, live.Config, live.Templates, db, asynq.RedisClientOpt{Addr: mr.Addr()}, 8)
+	opt := asynq.RedisClientOpt{Addr: mr.Addr()}
+	client, stopWorker, err := a.liveInProcessWorker(ctx, live.Config, live.Templates, db, opt, 8)
 	if err != nil {
 		return err
 	}
 	defer stopWorker()
 	defer a.watchConfig(ctx, live)()
+
+	var dashboard string
+	if !once {
+		ws, url, err := a.demoDashboard(ctx, listen, listenGiven, live, opt, db)
+		if err != nil {
+			return err
+		}
+		defer ws.stop()
+		dashboard = url
+	}
 
 	now := time.Now()
 	fmt.Fprintf(a.stdout, "running %d sample campaigns through an in-process Redis and worker …\n", len(cfg.Campaigns))
@@ -101,9 +130,6 @@ func (a *app) demo(ctx context.Context) error {
 		summaries = append(summaries, s)
 	}
 	elapsed := time.Since(start)
-	if err := stopWorker(); err != nil {
-		return err
-	}
 
 	var sent int64
 	for _, s := range summaries {
@@ -122,14 +148,71 @@ func (a *app) demo(ctx context.Context) error {
 	fmt.Fprintf(a.stdout, "  %s lists every message in the order it was sent\n", filepath.Join(dir, "sent.log"))
 	for _, s := range summaries {
 		if n := s.Total(store.StatusDeferred); n > 0 {
-			fmt.Fprintf(a.stdout, "  %s: %d recipients are outside their send window now; a running worker sends them when it opens\n", s.Campaign, n)
+			fmt.Fprintf(a.stdout, "  %s: %d recipients are outside their send window now; they get it when it opens\n", s.Campaign, n)
 		}
 	}
-	fmt.Fprintf(a.stdout, "next: `tidings runs`, `tidings preview birthday-gift`, `tidings audience loyal-members`\n")
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("outbox folder: %w", err)
 	}
-	return nil
+	if once {
+		fmt.Fprintf(a.stdout, "next: `tidings runs`, `tidings preview birthday-gift`, `tidings audience loyal-members`\n")
+		return stopWorker()
+	}
+
+	// From here on the demo is a small installation: the scheduler fires
+	// campaigns at their times, the worker delivers deferred batches when
+	// their windows open, and the dashboard shows it all.
+	s := &scheduler.Scheduler{
+		Config: live.Config,
+		Enqueue: func(ctx context.Context, c *campaigns.Campaign, occurrence string) (bool, error) {
+			return delivery.EnqueueRun(ctx, client, c, occurrence)
+		},
+		Ran: func(ctx context.Context, c *campaigns.Campaign, occurrence string) bool {
+			_, err := db.GetRun(ctx, c.Name, occurrence)
+			return err == nil
+		},
+		Log: a.log.With("component", "scheduler"),
+	}
+	scheduled := make(chan error, 1)
+	go func() { scheduled <- s.Run(ctx) }()
+	fmt.Fprintf(a.stdout, "\ndashboard: %s  (user admin, password %s)\n", dashboard, a.demoPassword())
+	fmt.Fprintf(a.stdout, "the scheduler and the worker keep running; edits under configs/ and templates/ are reloaded. Ctrl-C stops.\n")
+	<-ctx.Done()
+	fmt.Fprintf(a.stdout, "stopping …\n")
+	<-scheduled
+	return stopWorker()
+}
+
+// demoDashboard starts the dashboard for the demo: on listen, or, when
+// that address is taken and was not asked for, on any free port.
+func (a *app) demoDashboard(ctx context.Context, listen string, listenGiven bool, live *reload.Holder, opt asynq.RedisConnOpt, db *store.DB) (*webServer, string, error) {
+	secret := a.getenv("TIDINGS_SECRET")
+	if secret == "" {
+		secret = signing.DevSecret // the worker's links use it too (see signer)
+	}
+	users := []web.User{{Name: "admin", Role: web.RoleAdmin, Password: a.demoPassword()}}
+	ws, err := a.startWeb(ctx, listen, live, opt, db, users, secret)
+	if err != nil && !listenGiven {
+		host, _, _ := net.SplitHostPort(listen)
+		ws, err = a.startWeb(ctx, net.JoinHostPort(host, "0"), live, opt, db, users, secret)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return ws, "http://" + ws.addr + "/", nil
+}
+
+// demoPassword is TIDINGS_ADMIN_PASSWORD, or one made up for this process.
+func (a *app) demoPassword() string {
+	a.demoPass.Do(func() {
+		a.demoPassValue = a.getenv("TIDINGS_ADMIN_PASSWORD")
+		if a.demoPassValue == "" {
+			b := make([]byte, 10)
+			rand.Read(b)
+			a.demoPassValue = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+		}
+	})
+	return a.demoPassValue
 }
 
 // waitRun waits until a run is done, or has done all it can before its

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	_ "time/tzdata" // the binary carries its own zone database, for containers without one
@@ -35,6 +36,9 @@ type app struct {
 	configDir      string
 	templatesDir   string
 	log            *slog.Logger
+
+	demoPass      sync.Once // the demo dashboard's password, made once
+	demoPassValue string
 }
 
 // exitError carries a process exit code through cobra.

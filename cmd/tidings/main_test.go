@@ -216,7 +216,7 @@ func TestAudienceAndDemo(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, url string) {
 		configDir, outboxDir := demoConfig(t)
 		var out, errOut lockedBuffer
-		code := run(context.Background(), []string{"--config", configDir, "--templates", "../../templates", "demo"}, nil, &out, &errOut,
+		code := run(context.Background(), []string{"--config", configDir, "--templates", "../../templates", "demo", "--once"}, nil, &out, &errOut,
 			func(k string) string { return map[string]string{"TIDINGS_DATABASE_URL": url}[k] })
 		stdout, stderr := out.String(), errOut.String()
 		if code != 0 {

@@ -116,6 +116,7 @@ func restartSettings(s campaigns.Settings) map[string]any {
 		"channels.email":           s.Channels.Email,
 		"channels.sms.twilio":      s.Channels.SMS.Twilio,
 		"channels.sms.rate":        s.Channels.SMS.Rate,
+		"channels.sms.outbox":      s.Channels.SMS.Outbox,
 		"delivery.outbox":          s.Delivery.Outbox,
 		"delivery.outbox_delay":    s.Delivery.OutboxDelay,
 		"delivery.sending_timeout": s.Delivery.SendingTimeout,

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
+	"github.com/tidings/tidings/internal/reload"
 	"github.com/tidings/tidings/internal/signing"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/web"
@@ -69,6 +71,30 @@ func (a *app) web(ctx context.Context, listen string) error {
 		return err
 	}
 	defer db.Close()
+	defer a.watchConfig(ctx, live)()
+	ws, err := a.startWeb(ctx, listen, live, opt, db, users, secret)
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-ws.served:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("web server stopping")
+	return ws.stop()
+}
+
+// webServer is a running dashboard.
+type webServer struct {
+	addr   string // the address it listens on, port resolved
+	served chan error
+	stop   func() error
+}
+
+// startWeb serves the dashboard and public endpoints on listen until stop.
+func (a *app) startWeb(ctx context.Context, listen string, live *reload.Holder, opt asynq.RedisConnOpt, db *store.DB,
+	users []web.User, secret string) (*webServer, error) {
 	token := a.getenv("TIDINGS_TWILIO_AUTH_TOKEN")
 	if token == "" {
 		a.log.Warn("TIDINGS_TWILIO_AUTH_TOKEN is not set: the Twilio webhooks answer 503")
@@ -85,13 +111,12 @@ func (a *app) web(ctx context.Context, listen string) error {
 		Log:             a.log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer srv.Close()
-	defer a.watchConfig(ctx, live)()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("--listen %s: %w", listen, err)
+		srv.Close()
+		return nil, fmt.Errorf("--listen %s: %w", listen, err)
 	}
 	hs := &http.Server{
 		Handler:           srv,
@@ -99,20 +124,18 @@ func (a *app) web(ctx context.Context, listen string) error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	ws := &webServer{addr: ln.Addr().String(), served: make(chan error, 1)}
+	go func() { ws.served <- hs.Serve(ln) }()
 	names := make([]string, len(users))
 	for i, u := range users {
 		names[i] = u.String()
 	}
-	a.log.Info("web server started", "listen", ln.Addr().String(), "users", names, "database", store.Redact(a.databaseURL()))
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+	a.log.Info("web server started", "listen", ws.addr, "users", names, "database", store.Redact(a.databaseURL()))
+	ws.stop = func() error {
+		defer srv.Close()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(shutdownCtx)
 	}
-	a.log.Info("web server stopping")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return hs.Shutdown(shutdownCtx)
+	return ws, nil
 }
