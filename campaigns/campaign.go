@@ -134,15 +134,23 @@ type Coupon struct {
 }
 
 // Condition is the campaign's full audience condition: its segment, and for
-// birthday campaigns, a birthday today in the customer's own time zone.
+// birthday campaigns, a birthday today in the customer's own time zone (or
+// tomorrow, with a send window: see delivery.BirthdayDue).
 func (c *Campaign) Condition() Condition {
 	if c.followUp > 0 {
 		return c.followUpCondition(&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience})
 	}
 	if c.Kind == KindBirthday {
+		var birthday Condition = &BirthdayIn{At: c.Pos, Days: 0}
+		if c.SendWindow != nil || c.SendAtLocal != nil {
+			// With a send window a run takes those whose window opens on
+			// their birthday within a day, so the candidates are today's
+			// and tomorrow's birthdays (see delivery.BirthdayDue).
+			birthday = &Any{At: c.Pos, Of: []Condition{birthday, &BirthdayIn{At: c.Pos, Days: 1}}}
+		}
 		return &All{At: c.Pos, Of: []Condition{
 			&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience},
-			&BirthdayIn{At: c.Pos, Days: 0},
+			birthday,
 		}}
 	}
 	return &Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience}

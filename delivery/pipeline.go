@@ -119,7 +119,7 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	pager := p.pager(c, pl.Occurrence, queue)
+	pager := p.pager(c, run, queue)
 	var after int64
 	for {
 		ids, err := p.Store.AudienceIDs(ctx, aud, after, pager.size)
@@ -198,12 +198,14 @@ type pager struct {
 	queue   string
 	size    int
 	now     time.Time
+	anchor  time.Time         // a birthday run's scheduled time (see BirthdayAnchor)
 	groups  map[int64][]int64 // due (Unix seconds, 0: now) → customer ids, in id order
 	batches int
 }
 
-func (p *Pipeline) pager(c *campaigns.Campaign, run, queue string) *pager {
-	return &pager{p: p, c: c, run: run, queue: queue, size: p.Config().Settings.Delivery.BatchSize, now: p.now(), groups: map[int64][]int64{}}
+func (p *Pipeline) pager(c *campaigns.Campaign, run store.Run, queue string) *pager {
+	return &pager{p: p, c: c, run: run.Occurrence, anchor: BirthdayAnchor(c, run.Occurrence, run.StartedAt), queue: queue, size: p.Config().Settings.Delivery.BatchSize,
+		now: p.now(), groups: map[int64][]int64{}}
 }
 
 func (g *pager) batch(ids []int64, due int64) store.Batch {
@@ -223,14 +225,28 @@ func (g *pager) add(ctx context.Context, ids []int64) ([]store.Batch, error) {
 	if !Windowed(g.c) {
 		return []store.Batch{g.batch(ids, 0)}, nil
 	}
-	zones, err := g.p.Store.CustomerZones(ctx, ids)
+	locals, err := g.p.Store.CustomerLocals(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	var full []store.Batch
 	for _, id := range ids {
+		l := locals[id]
+		loc := RecipientZone(g.c, l.Zone)
+		var at time.Time
+		if g.c.Kind == campaigns.KindBirthday {
+			var ours bool
+			if at, ours = BirthdayDue(g.c, g.anchor, loc, l.BirthMonth, l.BirthDay); !ours {
+				continue // the day before's run or the next day's greets them
+			}
+			if at.Before(g.now) { // a run retried late
+				at = DueAt(g.c, g.run, loc, g.now)
+			}
+		} else {
+			at = DueAt(g.c, g.run, loc, g.now)
+		}
 		var due int64
-		if at := DueAt(g.c, g.run, RecipientZone(g.c, zones[id]), g.now); at.After(g.now) {
+		if at.After(g.now) {
 			due = at.Unix()
 		}
 		g.groups[due] = append(g.groups[due], id)
@@ -376,7 +392,8 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if run, err := p.Store.GetRun(ctx, c.Name, pl.Occurrence); err == nil && run.Status == store.RunPaused {
+	run, runErr := p.Store.GetRun(ctx, c.Name, pl.Occurrence)
+	if runErr == nil && run.Status == store.RunPaused {
 		return &retryLater{Wait: pausedWait, Err: channels.Retryable(reasonPaused, pausedWait, errors.New(run.Error)), Progressed: true}
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
@@ -450,7 +467,15 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			// asynqmon still sends nobody outside it. Those outside wait,
 			// unwritten, for a retry of the batch when the first opens.
 			if windowed {
-				if due := DueAt(c, pl.Occurrence, RecipientZone(c, cust.TimeZone), p.now()); due.After(p.now()) {
+				now, loc := p.now(), RecipientZone(c, cust.TimeZone)
+				due := DueAt(c, pl.Occurrence, loc, now)
+				if c.Kind == campaigns.KindBirthday && runErr == nil {
+					// Not before the window opens on their birthday.
+					if at, ok := BirthdayDue(c, BirthdayAnchor(c, pl.Occurrence, run.StartedAt), loc, cust.Birthday.Month, cust.Birthday.Day); ok && at.After(now) {
+						due = at
+					}
+				}
+				if due.After(now) {
 					if waitUntil.IsZero() || due.Before(waitUntil) {
 						waitUntil = due
 					}

@@ -62,6 +62,11 @@ func DueAt(c *campaigns.Campaign, run string, loc *time.Location, now time.Time)
 			}
 		}
 	}
+	return openFrom(w, loc, t)
+}
+
+// openFrom is the first instant at or after t inside the window in loc.
+func openFrom(w campaigns.Window, loc *time.Location, t time.Time) time.Time {
 	if inWindow(w, t.In(loc)) {
 		return t
 	}
@@ -86,3 +91,59 @@ func inWindow(w campaigns.Window, local time.Time) bool {
 	}
 	return m >= w.Start || m < w.End
 }
+
+// BirthdayDue is when a birthday campaign's run delivers to a customer in
+// loc born on month/day, and whether it is that run's to deliver at all.
+// A daily run cannot start before the send window in every zone (they span
+// 26 hours), so each run takes the customers whose window opens on their
+// birthday within the 24 hours from the run's scheduled time (anchor, see
+// BirthdayAnchor): a run at 09:00 in Shanghai greets New York at 10:00 on
+// the New York birthday (the next evening in Shanghai), and leaves an
+// Auckland birthday whose 10:00 came before 09:00 Shanghai time to the run
+// of the day before. Consecutive daily runs so share out every opening
+// exactly once, however late each actually starts. The audience of such a
+// run is the customers whose birthday is today or tomorrow in their own
+// zone (see campaigns.Campaign.Condition). A 29 February birthday is
+// celebrated on 28 February in common years.
+func BirthdayDue(c *campaigns.Campaign, anchor time.Time, loc *time.Location, month time.Month, day int) (time.Time, bool) {
+	w, ok := localWindow(c)
+	if !ok {
+		return anchor, true
+	}
+	l := anchor.In(loc)
+	for i := range 2 {
+		date := time.Date(l.Year(), l.Month(), l.Day()+i, int(w.Start)/60, int(w.Start)%60, 0, 0, time.UTC)
+		if !isBirthday(date, month, day) {
+			continue
+		}
+		if open := scheduler.Resolve(date, loc); !open.Before(anchor) && open.Before(anchor.Add(24*time.Hour)) {
+			return open, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// BirthdayAnchor is the instant a birthday campaign's run (its date) is
+// scheduled for: the cron's first time on that date in the campaign's zone.
+// A run sent by hand outside the schedule is anchored at its start.
+func BirthdayAnchor(c *campaigns.Campaign, run string, started time.Time) time.Time {
+	d, err := time.ParseInLocation("2006-01-02", run, c.Schedule.Location)
+	if err != nil {
+		return started
+	}
+	if f := scheduler.Fires(c, d.Add(-time.Second), d.AddDate(0, 0, 1).Add(-time.Second)); len(f) > 0 {
+		return f[0].At
+	}
+	return started
+}
+
+// isBirthday reports whether date (its fields) is the birthday month/day,
+// 29 February counting as 28 February in common years.
+func isBirthday(date time.Time, month time.Month, day int) bool {
+	if month == time.February && day == 29 && !isLeap(date.Year()) {
+		day = 28
+	}
+	return date.Month() == month && date.Day() == day
+}
+
+func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }

@@ -139,10 +139,6 @@ func TestSendWindowAcrossZones(t *testing.T) {
 			// (scheduled), by window opening.
 			insp := asynq.NewInspector(b.redis.Opt())
 			defer insp.Close()
-			type due struct {
-				at   time.Time
-				task *asynq.Task
-			}
 			var queue []due
 			pending, _ := insp.ListPendingTasks("tidings:normal", asynq.PageSize(1000))
 			scheduled, _ := insp.ListScheduledTasks("tidings:normal", asynq.PageSize(1000))
@@ -171,7 +167,6 @@ func TestSendWindowAcrossZones(t *testing.T) {
 
 			// Every scheduled batch tried at the run's start, as if a worker
 			// ran it early: it sends nobody and asks to wait for its time.
-			retryDelay := delivery.ServerConfig(1, slog.New(slog.NewTextHandler(io.Discard, nil))).RetryDelayFunc
 			for _, d := range queue {
 				if d.at.Equal(start) {
 					continue
@@ -189,17 +184,7 @@ func TestSendWindowAcrossZones(t *testing.T) {
 				t.Fatalf("%d recipients got a message from a batch run too early", n)
 			}
 
-			// Asynq's order: each batch at its time; one that waits again is
-			// retried after the wait it asks for.
-			for len(queue) > 0 {
-				slices.SortStableFunc(queue, func(a, b due) int { return a.at.Compare(b.at) })
-				d := queue[0]
-				queue = queue[1:]
-				clk.Set(d.at)
-				if err := b.pipeline.HandleBatch(ctx, d.task); err != nil {
-					queue = append(queue, due{d.at.Add(retryDelay(0, err, d.task)), d.task})
-				}
-			}
+			drain(t, b, clk, queue)
 
 			for _, cu := range loaded {
 				times := rec.sent[cu.ID]
@@ -258,6 +243,158 @@ func TestDueAt(t *testing.T) {
 	} {
 		if got := delivery.DueAt(tc.c, "2026", ny, at(tc.now)); !got.Equal(at(tc.due)) {
 			t.Errorf("window %s at %s: due %s, want %s", tc.c.SendWindow, tc.now, got.In(ny), tc.due)
+		}
+	}
+
+	// 29 February birthdays: on 28 February in common years, on the day in
+	// leap years.
+	ten := campaigns.Clock(10 * 60)
+	gift := &campaigns.Campaign{Kind: campaigns.KindBirthday, SendAtLocal: &ten, Schedule: campaigns.Schedule{Location: ny}}
+	for _, tc := range []struct {
+		anchor, due string // due "": not this run's
+	}{
+		{"2027-02-28 09:00", "2027-02-28 10:00"},
+		{"2027-02-27 09:00", ""}, // the 28th's opening is more than a day away
+		{"2028-02-28 09:00", ""}, // 2028 is a leap year
+		{"2028-02-29 09:00", "2028-02-29 10:00"},
+		{"2028-02-28 10:30", "2028-02-29 10:00"}, // within the 24 hours from the anchor
+	} {
+		got, ok := delivery.BirthdayDue(gift, at(tc.anchor), ny, time.February, 29)
+		if (tc.due == "") == ok || ok && !got.Equal(at(tc.due)) {
+			t.Errorf("29 Feb birthday, run anchored %s: %s %v, want %q", tc.anchor, got.In(ny), ok, tc.due)
+		}
+	}
+}
+
+// due is a batch task as Asynq holds it, and when it hands it out.
+type due struct {
+	at   time.Time
+	task *asynq.Task
+}
+
+var retryDelay = delivery.ServerConfig(1, slog.New(slog.NewTextHandler(io.Discard, nil))).RetryDelayFunc
+
+// drain runs the batches in Asynq's order on the simulated clock: each at
+// its time; one that asks to wait is retried after the wait it asks for.
+func drain(t *testing.T, b *bundle, clk *clock, queue []due) {
+	t.Helper()
+	for len(queue) > 0 {
+		slices.SortStableFunc(queue, func(a, b due) int { return a.at.Compare(b.at) })
+		d := queue[0]
+		queue = queue[1:]
+		clk.Set(d.at)
+		if err := b.pipeline.HandleBatch(context.Background(), d.task); err != nil {
+			w := retryDelay(0, err, d.task)
+			if w <= 0 || w > 48*time.Hour {
+				t.Fatalf("batch error %v: retry after %s", err, w)
+			}
+			queue = append(queue, due{d.at.Add(w), d.task})
+		}
+	}
+}
+
+// newTasks lists the batch tasks in Redis not seen before, with the time
+// Asynq would hand each out (now for pending ones).
+func newTasks(t *testing.T, b *bundle, seen map[string]bool, now time.Time) []due {
+	t.Helper()
+	insp := asynq.NewInspector(b.redis.Opt())
+	defer insp.Close()
+	var out []due
+	for _, q := range []string{"tidings:high", "tidings:normal", "tidings:low"} {
+		pending, _ := insp.ListPendingTasks(q, asynq.PageSize(1000))
+		scheduled, _ := insp.ListScheduledTasks(q, asynq.PageSize(1000))
+		for _, ti := range append(pending, scheduled...) {
+			if seen[ti.ID] || ti.Type != delivery.TypeBatch {
+				continue
+			}
+			seen[ti.ID] = true
+			at := now
+			if ti.State == asynq.TaskStateScheduled {
+				at = ti.NextProcessAt
+			}
+			out = append(out, due{at, asynq.NewTask(ti.Type, ti.Payload)})
+		}
+	}
+	return out
+}
+
+// TestBirthdayAtLocalTime runs a birthday campaign with send_at_local 10:00
+// daily at 09:00 Shanghai over four days, on a simulated clock, to
+// customers born on 14 March in 40 zones: each gets exactly one gift, at
+// 10:00 on 14 March their time, whichever day's run it falls to.
+func TestBirthdayAtLocalTime(t *testing.T) {
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)}
+	rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
+	b.pipeline.Now = clk.Now
+	b.db.SetClock(clk.Now)
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
+	gift := *b.cfg.Campaigns["gift"] // birthday, sms, cron 09:00 Asia/Shanghai
+	at := campaigns.Clock(10 * 60)
+	gift.SendAtLocal = &at
+	b.cfg.Campaigns["gift"] = &gift
+
+	var custs []customer.Customer
+	for i, z := range windowZones {
+		custs = append(custs, customer.Customer{
+			ExternalID: fmt.Sprintf("b%02d", i), Name: "Recipient", Phone: fmt.Sprintf("+8613%09d", i),
+			TimeZone: z, Tier: customer.TierGold, SMSConsent: customer.Consent{Granted: true},
+			Birthday: customer.Birthday{Year: 1990, Month: time.March, Day: 14},
+		})
+	}
+	// Someone born on 29 February: in 2027 their day is 28 February, which
+	// no run here covers.
+	custs = append(custs, customer.Customer{ExternalID: "leap", Name: "Leap", Phone: "+8613900000000", TimeZone: "Asia/Shanghai",
+		Tier: customer.TierGold, SMSConsent: customer.Consent{Granted: true}, Birthday: customer.Birthday{Year: 1992, Month: time.February, Day: 29}})
+	if err := b.db.UpsertCustomers(ctx, custs); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := b.db.CustomersByID(ctx, allIDs(t, b.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	seen := map[string]bool{}
+	var targeted int64
+	for day := 12; day <= 15; day++ {
+		run := fmt.Sprintf("2027-03-%02d", day)
+		start := time.Date(2027, 3, day, 9, 0, 0, 0, mustZone(t, "Asia/Shanghai"))
+		clk.Set(start)
+		payload, _ := json.Marshal(delivery.RunPayload{Campaign: "gift", Occurrence: run})
+		if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
+			t.Fatal(err)
+		}
+		// The day's batches go out before the next day's run starts.
+		drain(t, b, clk, newTasks(t, b, seen, start))
+		sum, err := b.db.RunSummaryOf(ctx, "gift", run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Status != store.RunDone {
+			t.Errorf("run %s: %s, want done: %+v", run, sum.Status, sum.Counts)
+		}
+		t.Logf("run %s: %d targeted", run, sum.Targeted)
+		targeted += sum.Targeted
+	}
+	if targeted != int64(len(windowZones)) {
+		t.Errorf("%d targeted over the four runs, want each of the %d customers born on 14 March once", targeted, len(windowZones))
+	}
+	for _, cu := range loaded {
+		times := rec.sent[cu.ID]
+		if cu.ExternalID == "leap" {
+			if len(times) != 0 {
+				t.Errorf("the 29 February customer got %d messages in March", len(times))
+			}
+			continue
+		}
+		if len(times) != 1 {
+			t.Errorf("customer in %q: %d messages, want 1", cu.TimeZone, len(times))
+			continue
+		}
+		local := times[0].In(delivery.RecipientZone(&gift, cu.TimeZone))
+		if local.Format("01-02 15:04:05") != "03-14 10:00:00" {
+			t.Errorf("customer in %q: gift at %s local, want 14 March 10:00", cu.TimeZone, local)
 		}
 	}
 }

@@ -324,10 +324,18 @@ func (s *DB) CustomersByID(ctx context.Context, ids []int64) ([]customer.Custome
 	return s.queryCustomers(ctx, selectCustomer+" WHERE c.id IN ("+placeholders(len(ids))+") ORDER BY c.id", args...)
 }
 
-// CustomerZones returns the time zone of each of the given customers that
-// has one.
-func (s *DB) CustomerZones(ctx context.Context, ids []int64) (map[int64]string, error) {
-	out := make(map[int64]string, len(ids))
+// Local is what a send window needs to know of a customer: their zone
+// ("" for none) and birthday (zero for none).
+type Local struct {
+	Zone       string
+	BirthMonth time.Month
+	BirthDay   int
+}
+
+// CustomerLocals returns the zone and birthday of each of the given
+// customers.
+func (s *DB) CustomerLocals(ctx context.Context, ids []int64) (map[int64]Local, error) {
+	out := make(map[int64]Local, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -335,19 +343,21 @@ func (s *DB) CustomerZones(ctx context.Context, ids []int64) (map[int64]string, 
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, timezone FROM customers
-		WHERE timezone IS NOT NULL AND timezone <> '' AND id IN (`+placeholders(len(ids))+`)`), args...)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, COALESCE(timezone, ''), COALESCE(birth_month, 0), COALESCE(birth_day, 0)
+		FROM customers WHERE id IN (`+placeholders(len(ids))+`)`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("customer zones: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
-		var zone string
-		if err := rows.Scan(&id, &zone); err != nil {
+		var l Local
+		var month int
+		if err := rows.Scan(&id, &l.Zone, &month, &l.BirthDay); err != nil {
 			return nil, err
 		}
-		out[id] = zone
+		l.BirthMonth = time.Month(month)
+		out[id] = l
 	}
 	return out, rows.Err()
 }

@@ -229,6 +229,15 @@ func (s *DB) rebind(q string) string {
 const sqliteTime = "2006-01-02T15:04:05.000000Z"
 
 // timeArg converts a time to the dialect's parameter; the zero time is NULL.
+// SetClock replaces the clock the store stamps rows and runs with, for
+// tests that simulate time; nil restores the real one.
+func (s *DB) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.now = now
+}
+
 func (s *DB) timeArg(t time.Time) any {
 	if t.IsZero() {
 		return nil
