@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // consentColumns are a channel's consent, consent time and address columns
@@ -47,7 +48,7 @@ func (s *DB) Unsubscribe(ctx context.Context, customerID int64, channel, reason 
 		return "", fmt.Errorf("unsubscribe: %w", err)
 	}
 	if address.String != "" {
-		if err := s.suppressTx(ctx, tx, channel, address.String, reason); err != nil {
+		if err := s.suppressTx(ctx, tx, channel, address.String, reason, now); err != nil {
 			return "", err
 		}
 	}
@@ -74,7 +75,7 @@ func (s *DB) OptOutPhone(ctx context.Context, phone, reason string) (int64, erro
 		return 0, fmt.Errorf("sms opt-out: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if err := s.suppressTx(ctx, tx, "sms", phone, reason); err != nil {
+	if err := s.suppressTx(ctx, tx, "sms", phone, reason, now); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -84,21 +85,32 @@ func (s *DB) OptOutPhone(ctx context.Context, phone, reason string) (int64, erro
 }
 
 // OptInPhone handles an SMS opt-in ("START") from a phone number: the number
-// leaves the SMS suppression list, whatever put it there, and every customer
-// with that number gets SMS consent, recording when. It returns how many
-// customers' consent it granted.
+// leaves the SMS suppression list, whatever put it there, and the customers
+// with that number whose SMS consent was withdrawn when or after it was
+// suppressed (by the STOP this START answers) get it back, recording when.
+// A customer who never consented does not gain consent from a reply. It
+// returns how many customers' consent it restored.
 func (s *DB) OptInPhone(ctx context.Context, phone string) (int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sms opt-in: %w", err)
 	}
 	defer tx.Rollback()
+	var since time.Time
+	err = tx.QueryRowContext(ctx, s.rebind(`SELECT created_at FROM suppressions WHERE channel = 'sms' AND address = ?`), phone).Scan(scanTime{&since})
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // not opted out: nothing to undo
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sms opt-in: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM suppressions WHERE channel = 'sms' AND address = ?`), phone); err != nil {
 		return 0, fmt.Errorf("sms opt-in: %w", err)
 	}
 	now := s.timeArg(s.now())
-	res, err := tx.ExecContext(ctx, s.rebind(`UPDATE customers SET sms_consent = ?, sms_consent_at = ?, updated_at = ? WHERE phone = ? AND sms_consent = ?`),
-		true, now, now, phone, false)
+	res, err := tx.ExecContext(ctx, s.rebind(`UPDATE customers SET sms_consent = ?, sms_consent_at = ?, updated_at = ?
+		WHERE phone = ? AND sms_consent = ? AND sms_consent_at >= ?`),
+		true, now, now, phone, false, s.timeArg(since))
 	if err != nil {
 		return 0, fmt.Errorf("sms opt-in: %w", err)
 	}
@@ -109,11 +121,12 @@ func (s *DB) OptInPhone(ctx context.Context, phone string) (int64, error) {
 	return n, nil
 }
 
-// suppressTx is Suppress within a transaction.
-func (s *DB) suppressTx(ctx context.Context, tx *sql.Tx, channel, address, reason string) error {
+// suppressTx is Suppress within a transaction, stamped with now (the time
+// the consent was withdrawn, which OptInPhone compares with).
+func (s *DB) suppressTx(ctx context.Context, tx *sql.Tx, channel, address, reason string, now any) error {
 	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO suppressions (channel, address, reason, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (channel, address) DO UPDATE SET reason = excluded.reason`),
-		channel, address, reason, s.timeArg(s.now()))
+		channel, address, reason, now)
 	if err != nil {
 		return fmt.Errorf("suppress %s address: %w", channel, err)
 	}

@@ -135,5 +135,23 @@ func TestOptOutAndInByPhone(t *testing.T) {
 				t.Errorf("%s: no sms consent after START", c.ExternalID)
 			}
 		}
+
+		// START gives back what STOP took, nothing more: a customer on the
+		// number who never consented to SMS does not gain consent.
+		never := customer.Customer{ExternalID: "P4", Phone: phone, SMSConsent: customer.Consent{Granted: false}}
+		if err := db.UpsertCustomers(ctx, []customer.Customer{never}); err != nil {
+			t.Fatal(err)
+		}
+		db.OptOutPhone(ctx, phone, "replied STOP")
+		if n, err := db.OptInPhone(ctx, phone); err != nil || n != 2 {
+			t.Errorf("second opt-in: %d %v, want the 2 who had consent", n, err)
+		}
+		if got, _ := db.CustomerByExternalID(ctx, "P4"); got.SMSConsent.Granted {
+			t.Error("START granted SMS consent to a customer who never gave it")
+		}
+		// START from a number that never sent STOP changes nothing.
+		if n, err := db.OptInPhone(ctx, "+8613800000010"); err != nil || n != 0 {
+			t.Errorf("opt-in without opt-out: %d %v", n, err)
+		}
 	})
 }
