@@ -47,6 +47,10 @@ func (d decoder) frequencyCap(n *node, what string, dst *FrequencyCap) {
 				d.errorf(v, "such as 7d or 24h", "%s.per: %v", what, err)
 				return
 			}
+			if dur <= 0 {
+				d.errorf(v, "such as 7d or 24h", "%s.per: %q is no period; remove frequency_cap for no cap", what, str)
+				return
+			}
 			f.Per = dur
 		},
 	})
@@ -232,12 +236,19 @@ func (d decoder) smsSettings(n *node, s *SMSSettings) {
 				d.errorf(v, `a line, or one per locale: {zh: "回T退订", default: "Reply STOP to opt out"}`, "channels.sms.footer: expected a string or a mapping")
 				return
 			}
+			if len(v.pairs) == 0 {
+				d.errorf(v, `a line, or one per locale: {zh: "回T退订", default: "Reply STOP to opt out"}`, "channels.sms.footer: empty; remove the key to check no footer")
+			}
 			for _, p := range v.pairs {
 				locale := p.key.value
 				if locale == "default" {
 					locale = ""
 				}
-				s.Footers[strings.ToLower(locale)], _ = d.str(p.val, "channels.sms.footer."+p.key.value)
+				footer, ok := d.str(p.val, "channels.sms.footer."+p.key.value)
+				if ok && strings.TrimSpace(footer) == "" {
+					d.errorf(p.val, "the opt-out line SMS must end with, such as 回T退订", "channels.sms.footer.%s: empty", p.key.value)
+				}
+				s.Footers[strings.ToLower(locale)] = footer
 			}
 		},
 		"twilio": func(v *node) {

@@ -531,8 +531,16 @@ func (s *Set) checkPart(t *tmpl, p part, withCoupon bool) []error {
 		}
 		d := SampleData(locale, withCoupon)
 		d.Campaign = t.name
-		if _, err := v.render(p, d); err != nil {
+		out, err := v.render(p, d)
+		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		// Marketing email must carry a visible way out: the List-Unsubscribe
+		// header is not enough for the laws (CAN-SPAM, PECR) or the reader.
+		if (p == partText || p == partHTML) && !strings.Contains(out, d.UnsubscribeURL) {
+			errs = append(errs, fmt.Errorf("template %q: %s does not show the unsubscribe link; add {{.UnsubscribeURL}} (the email layout shows it for HTML)",
+				t.name, p.file(v.locale)))
 		}
 	}
 	return errs

@@ -367,6 +367,9 @@ func TestCheckErrors(t *testing.T) {
 		{"emailnotext", nil, false, []string{
 			`template "emailnotext" has no sms.txt, and no email.subject.txt with email.txt`,
 		}},
+		{"nounsubscribe", []string{"email"}, false, []string{
+			`template "nounsubscribe": email.txt does not show the unsubscribe link; add {{.UnsubscribeURL}} (the email layout shows it for HTML)`,
+		}},
 		{"emptysms", []string{"sms"}, false, []string{
 			`emptysms/sms.txt: the SMS body is empty`,
 		}},
