@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -57,9 +60,52 @@ func (a *app) redisOpt() (asynq.RedisConnOpt, error) {
 	if u == "" {
 		return nil, errors.New("TIDINGS_REDIS_URL is not set (redis://host:6379/0, rediss://…, redis-socket:///path, redis-sentinel://…); `tidings demo` runs without one")
 	}
-	opt, err := asynq.ParseRedisURI(u)
+	return parseRedisURL(u)
+}
+
+// parseRedisURL reads the URL forms of asynq.ParseRedisURI (redis://,
+// rediss://, redis-socket://, redis-sentinel://), adding what asynq drops —
+// the username of a Redis ACL user — and Redis Cluster:
+// redis-cluster://[user:password@]host1:6379,host2:6379[?tls=true].
+func parseRedisURL(raw string) (asynq.RedisConnOpt, error) {
+	// Errors never quote the URL: it may hold a password.
+	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("TIDINGS_REDIS_URL: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("TIDINGS_REDIS_URL is not a URL: %v", err)
+	}
+	if u.Scheme == "redis-cluster" {
+		opt := asynq.RedisClusterClientOpt{Addrs: strings.Split(u.Host, ",")}
+		for _, a := range opt.Addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("TIDINGS_REDIS_URL: redis-cluster:// wants host:port[,host:port…], got %q", a)
+			}
+		}
+		if u.User != nil {
+			opt.Username = u.User.Username()
+			opt.Password, _ = u.User.Password()
+		}
+		if u.Query().Get("tls") == "true" {
+			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		return opt, nil
+	}
+	opt, err := asynq.ParseRedisURI(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("TIDINGS_REDIS_URL: %v", err)
+	}
+	if o, ok := opt.(asynq.RedisClientOpt); ok && u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			o.Username = u.User.Username() // asynq reads only the password
+		}
+		return o, nil
 	}
 	return opt, nil
 }
