@@ -82,6 +82,21 @@ func TestArchivedBatchesAreAbandoned(t *testing.T) {
 			if len(s.Counts) == 0 || s.Counts[0].Reason != `batch abandoned: campaign "greeting" is not in the configuration: skip retry for the task` {
 				t.Errorf("reason: %+v", s.Counts)
 			}
+			// The campaign is restored and the run revived (`tidings
+			// resume`): the abandoned batches run, and the run adds up with
+			// nobody failed.
+			b.pipeline.Config = func() *campaigns.Config { return b.cfg }
+			n, repaged, err := delivery.Revive(ctx, b.db, inspector, b.client, b.cfg.Campaigns["greeting"], "r2", 3)
+			if err != nil || n == 0 || repaged {
+				t.Fatalf("revive: %d batches, repaged %v, %v", n, repaged, err)
+			}
+			after := b.waitDone(t, "greeting", "r2", time.Minute)
+			if after.Targeted != s.Targeted || after.Total("") != after.Targeted || after.Total(store.StatusFailed) != 0 || after.Total(store.StatusSent) == 0 {
+				t.Errorf("after revival: targeted %d (before %d), counts %+v", after.Targeted, s.Targeted, after.Counts)
+			}
+			if n, _, _ := delivery.Revive(ctx, b.db, inspector, b.client, b.cfg.Campaigns["greeting"], "r2", 3); n != 0 {
+				t.Errorf("a second revival re-enqueued %d batches", n)
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/store"
 )
@@ -155,3 +156,40 @@ func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
 func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
 func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
 func (l asynqLogger) Fatal(args ...any) { l.log.Error(fmt.Sprint(args...)); os.Exit(1) }
+
+// Revive runs again what a run gave up on, once its cause is fixed (a
+// campaign restored to the configuration, a database back up): its
+// abandoned batches, and its paging if its run task was archived. The
+// archived tasks are deleted first, as their ids would keep the new ones
+// out. The ledger keeps anyone from getting a second message. It returns
+// how many batches it re-enqueued and whether it re-enqueued the run task.
+func Revive(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, c *campaigns.Campaign, run string, maxRetries int) (int, bool, error) {
+	batches, repage, err := db.ReviveRun(ctx, c.Name, run)
+	if err != nil {
+		return 0, false, err
+	}
+	deleteTask := func(queue, id string) error {
+		err := inspector.DeleteTask(queue, id)
+		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			return fmt.Errorf("delete the archived task %s: %w", id, err)
+		}
+		return nil
+	}
+	for _, b := range batches {
+		if err := deleteTask(b.Queue, BatchTaskID(b.Campaign, b.Run, b.FirstID())); err != nil {
+			return 0, false, err
+		}
+		if err := enqueueBatch(ctx, client, b, maxRetries); err != nil {
+			return 0, false, err
+		}
+	}
+	if repage {
+		if err := deleteTask(QueueFor(c.Priority), RunTaskID(c.Name, run)); err != nil {
+			return len(batches), false, err
+		}
+		if _, err := EnqueueRun(ctx, client, c, run); err != nil {
+			return len(batches), false, err
+		}
+	}
+	return len(batches), repage, nil
+}

@@ -46,6 +46,49 @@ func (s *DB) ResumeRun(ctx context.Context, campaign, run string) (bool, error) 
 	return true, s.completeRun(ctx, campaign, run)
 }
 
+// ReviveRun takes back what was given up on in a run: its abandoned
+// batches become pending again (the rows they never wrote no longer count
+// as failed), and a failed run (its run task was archived while paging)
+// runs again. It returns the batches revived and whether the run itself
+// must be paged again; nothing to revive returns (nil, false, nil). The
+// caller enqueues the tasks: the ledger keeps anyone from getting a second
+// message.
+func (s *DB) ReviveRun(ctx context.Context, campaign, run string) ([]Batch, bool, error) {
+	r, err := s.GetRun(ctx, campaign, run)
+	if err != nil {
+		return nil, false, err
+	}
+	abandoned, err := s.batches(ctx, `WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' ORDER BY first_id`, campaign, run)
+	if err != nil {
+		return nil, false, err
+	}
+	failed := r.Status == RunFailed
+	if !failed && len(abandoned) == 0 {
+		return nil, false, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("revive run: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'pending', abandoned = 0, reason = NULL, done_at = NULL, created_at = ?
+		WHERE campaign = ? AND occurrence = ? AND status = 'abandoned'`), s.timeArg(s.now()), campaign, run); err != nil {
+		return nil, false, fmt.Errorf("revive run: %w", err)
+	}
+	status := RunSending
+	if failed || !r.Paged {
+		status = RunRunning
+	}
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, error = NULL, finished_at = NULL WHERE campaign = ? AND occurrence = ?`),
+		status, campaign, run); err != nil {
+		return nil, false, fmt.Errorf("revive run: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("revive run: %w", err)
+	}
+	return abandoned, status == RunRunning, nil
+}
+
 // BeginRun returns the occurrence's run record, creating it as running. A
 // retried run task gets the original record back: its StartedAt is the
 // instant the audience is evaluated at, so a retry selects the same people.

@@ -217,7 +217,7 @@ func noticeText(q url.Values) string {
 		}
 		return "Run " + run + " is already " + state + ": nothing to do."
 	case "archived":
-		return "Run " + run + " was given up (archived) after its retries. Delete the archived task under Queues to run it again; customers who got it will not get it twice."
+		return "Run " + run + " was given up (archived) after its retries. Fix the cause, then `tidings resume` this campaign's run " + run + " to run it again; customers who got it will not get it twice."
 	case "paused":
 		return "Run " + run + " is paused: its batches wait until it is resumed."
 	case "resumed":

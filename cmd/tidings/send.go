@@ -94,7 +94,7 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 		case err != nil:
 			fmt.Fprintf(a.stdout, "%s is already enqueued or ran recently: nothing to do\n", id)
 		case info.State == asynq.TaskStateArchived:
-			return &exitError{code: 1, msg: fmt.Sprintf("%s was given up (archived) after: %s\ndelete the archived task (in the dashboard's queues) to run this occurrence again; customers who got it will not get it twice", id, info.LastErr)}
+			return &exitError{code: 1, msg: fmt.Sprintf("%s was given up (archived) after: %s\nfix the cause, then `tidings resume %s %s` runs it again; customers who got it will not get it twice", id, info.LastErr, c.Name, occurrence)}
 		default:
 			fmt.Fprintf(a.stdout, "%s is already %s: nothing to do\n", id, info.State)
 		}
@@ -194,26 +194,65 @@ func (a *app) previewCommand() *cobra.Command {
 func (a *app) resumeCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "resume CAMPAIGN RUN",
-		Short: "Resume a run paused by an authentication failure or the circuit breaker",
+		Short: "Resume a paused run, or run again what a run gave up on",
 		Long: `A run pauses when the provider refuses Tidings' credentials, or after
 channels.break_after provider failures in a row; its batches wait without
 failing anyone. Fix the cause (credentials in the environment, the provider's
-status), then resume: the waiting batches go on within a minute.`,
+status), then resume: the waiting batches go on within a minute.
+
+A run also gives up: a batch whose task Asynq archived (its retries used up,
+or its campaign missing from the configuration) is abandoned and its
+recipients counted as failed; a run whose own task was archived is failed.
+Fix the cause, then resume (this needs TIDINGS_REDIS_URL): the archived tasks
+are deleted and enqueued again, the abandoned recipients no longer count as
+failed, and the ledger keeps anyone who got the message from getting it twice.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := a.openStore(cmd.Context())
+			ctx := cmd.Context()
+			db, err := a.openStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			ok, err := db.ResumeRun(cmd.Context(), args[0], args[1])
+			ok, err := db.ResumeRun(ctx, args[0], args[1])
 			if err != nil {
 				return err
 			}
-			if !ok {
-				return &exitError{code: 1, msg: fmt.Sprintf("run %s %s is not paused", args[0], args[1])}
+			if ok {
+				fmt.Fprintf(a.stdout, "resumed %s %s\n", args[0], args[1])
+				return nil
 			}
-			fmt.Fprintf(a.stdout, "resumed %s %s\n", args[0], args[1])
+			if _, err := db.GetRun(ctx, args[0], args[1]); err != nil {
+				return fmt.Errorf("run %s %s: %w", args[0], args[1], err)
+			}
+			cfg, _, err := a.loadAll()
+			if err != nil {
+				return err
+			}
+			c, err := a.campaignNamed(cfg, args[0])
+			if err != nil {
+				return err
+			}
+			opt, err := a.redisOpt()
+			if err != nil {
+				return err
+			}
+			client := asynq.NewClient(opt)
+			defer client.Close()
+			inspector := asynq.NewInspector(opt)
+			defer inspector.Close()
+			n, repaged, err := delivery.Revive(ctx, db, inspector, client, c, args[1], cfg.Settings.Delivery.MaxRetries)
+			if err != nil {
+				return err
+			}
+			if n == 0 && !repaged {
+				return &exitError{code: 1, msg: fmt.Sprintf("run %s %s is not paused, failed or missing batches: nothing to resume", args[0], args[1])}
+			}
+			fmt.Fprintf(a.stdout, "revived %s %s: %d abandoned %s enqueued again", args[0], args[1], n, plural(n, "batch", "batches"))
+			if repaged {
+				fmt.Fprintf(a.stdout, ", and the run task")
+			}
+			fmt.Fprintf(a.stdout, "; follow it with `tidings runs %s`\n", args[0])
 			return nil
 		},
 	}
