@@ -361,7 +361,11 @@ func TestValidateChecksSMS(t *testing.T) {
 	os.WriteFile(filepath.Join(tmplDir, "spring-festival", "sms.zh.txt"), []byte(long), 0o644)
 	settings := filepath.Join(configDir, "tidings.yaml")
 	src, _ := os.ReadFile(settings)
-	src = append(src, []byte("channels:\n  sms:\n    max_segments: 1\n    footer: {zh: \"回T退订\", default: \"Reply HALT to opt out\"}\n")...)
+	i := bytes.Index(src, []byte("\nchannels:"))
+	if i < 0 {
+		i = len(src)
+	}
+	src = append(src[:i:i], []byte("\nchannels:\n  sms:\n    max_segments: 1\n    footer: {zh: \"回T退订\", default: \"Reply HALT to opt out\"}\n")...)
 	os.WriteFile(settings, src, 0o644)
 	var out, errOut lockedBuffer
 	code := run(context.Background(), []string{"--config", configDir, "--templates", tmplDir, "validate"}, nil, &out, &errOut, func(string) string { return "" })
