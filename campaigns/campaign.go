@@ -135,7 +135,7 @@ type Coupon struct {
 
 // Condition is the campaign's full audience condition: its segment, and for
 // birthday campaigns, a birthday today in the customer's own time zone (or
-// tomorrow, with a send window: see delivery.BirthdayDue).
+// within two days, with a send window: see delivery.BirthdayDue).
 func (c *Campaign) Condition() Condition {
 	if c.followUp > 0 {
 		return c.followUpCondition(&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience})
@@ -144,9 +144,10 @@ func (c *Campaign) Condition() Condition {
 		var birthday Condition = &BirthdayIn{At: c.Pos, Days: 0}
 		if c.SendWindow != nil || c.SendAtLocal != nil {
 			// With a send window a run takes those whose window opens on
-			// their birthday within a day, so the candidates are today's
-			// and tomorrow's birthdays (see delivery.BirthdayDue).
-			birthday = &Any{At: c.Pos, Of: []Condition{birthday, &BirthdayIn{At: c.Pos, Days: 1}}}
+			// their birthday before the next day's run, so the candidates
+			// are the birthdays of the next three local dates (see
+			// delivery.BirthdayDue).
+			birthday = &Any{At: c.Pos, Of: []Condition{birthday, &BirthdayIn{At: c.Pos, Days: 1}, &BirthdayIn{At: c.Pos, Days: 2}}}
 		}
 		return &All{At: c.Pos, Of: []Condition{
 			&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience},

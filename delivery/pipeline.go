@@ -115,7 +115,14 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 			done[id] = true
 		}
 	}
-	aud, err := p.Store.Compile(ctx, c.Condition(), store.AudienceOptions{Now: run.StartedAt, DefaultZone: c.Schedule.Location})
+	// The audience as of the run's start; a birthday run with a send window
+	// picks its candidates around its anchor (see BirthdayDue), so that a
+	// run that starts late selects the same people.
+	audienceAt := run.StartedAt
+	if c.Kind == campaigns.KindBirthday && Windowed(c) {
+		audienceAt = BirthdayAnchor(c, run.Occurrence, run.StartedAt)
+	}
+	aud, err := p.Store.Compile(ctx, c.Condition(), store.AudienceOptions{Now: audienceAt, DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
 	}

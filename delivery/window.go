@@ -54,15 +54,21 @@ func DueAt(c *campaigns.Campaign, run string, loc *time.Location, now time.Time)
 	if !ok {
 		return now
 	}
-	t := now
 	if c.Kind == campaigns.KindHoliday {
 		if d, err := time.ParseInLocation("2006-01-02", run, time.UTC); err == nil {
-			if midnight := scheduler.Resolve(d, loc); midnight.After(t) {
-				t = midnight
+			if midnight := scheduler.Resolve(d, loc); midnight.After(now) {
+				// Before the holiday: its first opening. A window across
+				// midnight opens at its start on the holiday, not in the
+				// tail of the eve's window (send_at_local 23:30 greets at
+				// 23:30 on the day, not at 00:00).
+				if w.Start > w.End {
+					return scheduler.Resolve(d.Add(time.Duration(w.Start)*time.Minute), loc)
+				}
+				return openFrom(w, loc, midnight)
 			}
 		}
 	}
-	return openFrom(w, loc, t)
+	return openFrom(w, loc, now)
 }
 
 // openFrom is the first instant at or after t inside the window in loc.
@@ -96,31 +102,42 @@ func inWindow(w campaigns.Window, local time.Time) bool {
 // loc born on month/day, and whether it is that run's to deliver at all.
 // A daily run cannot start before the send window in every zone (they span
 // 26 hours), so each run takes the customers whose window opens on their
-// birthday within the 24 hours from the run's scheduled time (anchor, see
-// BirthdayAnchor): a run at 09:00 in Shanghai greets New York at 10:00 on
-// the New York birthday (the next evening in Shanghai), and leaves an
+// birthday from the run's scheduled time (anchor, see BirthdayAnchor) up to
+// the next day's run's: a run at 09:00 in Shanghai greets New York at 10:00
+// on the New York birthday (the next evening in Shanghai), and leaves an
 // Auckland birthday whose 10:00 came before 09:00 Shanghai time to the run
 // of the day before. Consecutive daily runs so share out every opening
-// exactly once, however late each actually starts. The audience of such a
-// run is the customers whose birthday is today or tomorrow in their own
-// zone (see campaigns.Campaign.Condition). A 29 February birthday is
-// celebrated on 28 February in common years.
+// exactly once — 23 or 25 hours apart across a daylight-saving change in
+// the campaign's zone — however late each actually starts. The audience of
+// such a run is the customers whose birthday is within two days of the
+// anchor in their own zone (see campaigns.Campaign.Condition; HandleRun
+// evaluates it at the anchor). A 29 February birthday is celebrated on 28
+// February in common years.
 func BirthdayDue(c *campaigns.Campaign, anchor time.Time, loc *time.Location, month time.Month, day int) (time.Time, bool) {
 	w, ok := localWindow(c)
 	if !ok {
 		return anchor, true
 	}
+	end := nextAnchor(c, anchor)
 	l := anchor.In(loc)
-	for i := range 2 {
+	for i := range 3 {
 		date := time.Date(l.Year(), l.Month(), l.Day()+i, int(w.Start)/60, int(w.Start)%60, 0, 0, time.UTC)
 		if !isBirthday(date, month, day) {
 			continue
 		}
-		if open := scheduler.Resolve(date, loc); !open.Before(anchor) && open.Before(anchor.Add(24*time.Hour)) {
+		if open := scheduler.Resolve(date, loc); !open.Before(anchor) && open.Before(end) {
 			return open, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// nextAnchor is the anchor of the next day's run: the cron's time on the
+// next date in the campaign's zone.
+func nextAnchor(c *campaigns.Campaign, anchor time.Time) time.Time {
+	l := anchor.In(c.Schedule.Location)
+	next := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+	return BirthdayAnchor(c, next, anchor.Add(24*time.Hour))
 }
 
 // BirthdayAnchor is the instant a birthday campaign's run (its date) is
@@ -131,7 +148,9 @@ func BirthdayAnchor(c *campaigns.Campaign, run string, started time.Time) time.T
 	if err != nil {
 		return started
 	}
-	if f := scheduler.Fires(c, d.Add(-time.Second), d.AddDate(0, 0, 1).Add(-time.Second)); len(f) > 0 {
+	enabled := *c // a campaign disabled since keeps the anchors it ran with
+	enabled.Enabled = true
+	if f := scheduler.Fires(&enabled, d.Add(-time.Second), d.AddDate(0, 0, 1).Add(-time.Second)); len(f) > 0 {
 		return f[0].At
 	}
 	return started
