@@ -34,10 +34,30 @@ func followUpIndex(run string) int {
 		return 0
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil {
+	if err != nil || strconv.Itoa(n) != s { // follow-up-01 is not follow-up-1
 		return 0
 	}
 	return n
+}
+
+// IsFollowUpRun reports whether run names a follow-up (follow-up-N), and
+// whether the campaign has that follow-up.
+func (c *Campaign) IsFollowUpRun(run string) (named, exists bool) {
+	if !strings.HasPrefix(run, "follow-up-") {
+		return false, false
+	}
+	n := followUpIndex(run)
+	return true, c.Kind == KindProduct && n >= 1 && n <= len(c.FollowUps)
+}
+
+// CouponOccurrence is the occurrence a recipient's coupon code is derived
+// from: a follow-up repeats the launch's code rather than handing out a
+// second one.
+func (c *Campaign) CouponOccurrence(occurrence string) string {
+	if c.followUp > 0 {
+		return LaunchOccurrence
+	}
+	return occurrence
 }
 
 // ForRun returns the campaign as one of its runs delivers it: a product

@@ -2,9 +2,14 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
@@ -70,5 +75,31 @@ func TestFollowUpToNonResponders(t *testing.T) {
 	}
 	if sum.Targeted != 3 {
 		t.Errorf("follow-up targeted %d, want 3", sum.Targeted)
+	}
+}
+
+// A follow-up repeats the launch's coupon code; a follow-up the campaign
+// does not have is refused, not sent as the launch.
+func TestFollowUpCouponAndUnknownFollowUp(t *testing.T) {
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	announce := *b.cfg.Campaigns["announce"]
+	announce.Gift = &campaigns.Gift{Coupon: &campaigns.Coupon{Prefix: "SPRING", Amount: 30, Currency: "CNY", ValidDays: 14}}
+	b.cfg.Campaigns["announce"] = &announce
+	cu := customer.Customer{ID: 7, Name: "Li"}
+	launch := b.pipeline.TemplateData(&announce, "once", cu, "email", time.Now())
+	reminder := b.pipeline.TemplateData(announce.ForRun("follow-up-1"), "follow-up-1", cu, "email", time.Now())
+	if launch.Coupon.Code != reminder.Coupon.Code {
+		t.Errorf("launch coupon %s, follow-up coupon %s: want the same", launch.Coupon.Code, reminder.Coupon.Code)
+	}
+	for _, run := range []string{"follow-up-2", "follow-up-01"} {
+		payload, _ := json.Marshal(delivery.RunPayload{Campaign: "announce", Occurrence: run})
+		err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload))
+		if !errors.Is(err, asynq.SkipRetry) {
+			t.Errorf("run %s: %v, want a refusal", run, err)
+		}
+		if _, err := b.db.GetRun(ctx, "announce", run); err == nil {
+			t.Errorf("run %s was started", run)
+		}
 	}
 }

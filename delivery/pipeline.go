@@ -60,6 +60,12 @@ func (p *Pipeline) campaign(name, run string) (*campaigns.Campaign, error) {
 	if c == nil {
 		return nil, fmt.Errorf("campaign %q is not in the configuration: %w", name, asynq.SkipRetry)
 	}
+	// A follow-up run of a follow-up the campaign no longer has (removed by
+	// a reload, or a typo in `tidings send`) must not fall back to sending
+	// the launch to the whole segment.
+	if named, exists := c.IsFollowUpRun(run); named && !exists {
+		return nil, fmt.Errorf("campaign %q has no %s (follow_ups lists %d): %w", name, run, len(c.FollowUps), asynq.SkipRetry)
+	}
 	return c.ForRun(run), nil
 }
 
@@ -752,7 +758,7 @@ func (p *Pipeline) TemplateData(c *campaigns.Campaign, occurrence string, cust c
 	if c.Gift != nil && c.Gift.Coupon != nil {
 		cp := c.Gift.Coupon
 		d.Coupon = &templates.Coupon{
-			Code:   p.Signer.Coupon(cp.Prefix, c.Name, occurrence, cust.ID),
+			Code:   p.Signer.Coupon(cp.Prefix, c.Name, c.CouponOccurrence(occurrence), cust.ID),
 			Amount: cp.Amount, Currency: cp.Currency,
 			ValidUntil: now.In(zone).AddDate(0, 0, cp.ValidDays),
 		}

@@ -168,3 +168,52 @@ func joinIDs(ids []int64) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// A run whose own task was archived while it paged is failed by the
+// reconciler. `tidings resume` (Revive) deletes the archived task before it
+// revives the run, so a sweeper tick right after cannot fail it again, and
+// the new run task pages the audience.
+func TestReviveFailedRun(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 50)
+	ctx := context.Background()
+	c := b.cfg.Campaigns["greeting"]
+	queue := delivery.QueueFor(c.Priority)
+	b.db.SetClock(func() time.Time { return time.Now().Add(-10 * time.Minute) }) // started long ago: stale
+	if _, err := b.db.BeginRun(ctx, "greeting", "r3", queue); err != nil {
+		t.Fatal(err)
+	}
+	b.db.SetClock(nil)
+	if _, err := delivery.EnqueueRun(ctx, b.client, c, "r3"); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(b.redis.Opt())
+	defer insp.Close()
+	if err := insp.ArchiveTask(queue, delivery.RunTaskID("greeting", "r3")); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tick := func() {
+		if err := delivery.Reconcile(ctx, b.db, insp, b.client, delivery.StaleAfter, 3, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick()
+	if r, _ := b.db.GetRun(ctx, "greeting", "r3"); r.Status != store.RunFailed {
+		t.Fatalf("setup: run %s, want failed", r.Status)
+	}
+
+	n, repaged, err := delivery.Revive(ctx, b.db, insp, b.client, c, "r3", 3)
+	if err != nil || n != 0 || !repaged {
+		t.Fatalf("revive: %d %v %v", n, repaged, err)
+	}
+	tick() // the sweeper, at once
+	if r, _ := b.db.GetRun(ctx, "greeting", "r3"); r.Status != store.RunRunning {
+		t.Fatalf("after revive and a sweep: run %s, want running", r.Status)
+	}
+	b.startWorker(t, 2)
+	sum := b.waitDone(t, "greeting", "r3", time.Minute)
+	if sum.Targeted == 0 || sum.Total("") != sum.Targeted || sum.Total(store.StatusFailed) != 0 {
+		t.Errorf("revived run: targeted %d, counts %+v", sum.Targeted, sum.Counts)
+	}
+}

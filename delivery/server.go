@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -124,10 +123,7 @@ func Reconcile(ctx context.Context, db *store.DB, inspector *asynq.Inspector, cl
 		info, err := inspector.GetTaskInfo(r.Queue, RunTaskID(r.Campaign, r.Occurrence))
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
-			payload, _ := json.Marshal(RunPayload{Campaign: r.Campaign, Occurrence: r.Occurrence})
-			_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeRun, payload), asynq.TaskID(RunTaskID(r.Campaign, r.Occurrence)),
-				asynq.Queue(r.Queue), asynq.Retention(retention), asynq.Timeout(time.Hour))
-			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			if _, err := enqueueRun(ctx, client, r.Campaign, r.Occurrence, r.Queue); err != nil {
 				return err
 			}
 			log.Warn("re-enqueued a run whose task was missing from Redis", "campaign", r.Campaign, "run", r.Occurrence)
@@ -160,34 +156,61 @@ func (l asynqLogger) Fatal(args ...any) { l.log.Error(fmt.Sprint(args...)); os.E
 // Revive runs again what a run gave up on, once its cause is fixed (a
 // campaign restored to the configuration, a database back up): its
 // abandoned batches, and its paging if its run task was archived. The
-// archived tasks are deleted first, as their ids would keep the new ones
-// out. The ledger keeps anyone from getting a second message. It returns
-// how many batches it re-enqueued and whether it re-enqueued the run task.
+// archived tasks are deleted first — their ids would keep the new ones out
+// — and only then is the run revived in the database, so a sweeper tick in
+// between cannot fail it again. The ledger keeps anyone from getting a
+// second message. It returns how many batches it re-enqueued and whether it
+// re-enqueued the run task.
 func Revive(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, c *campaigns.Campaign, run string, maxRetries int) (int, bool, error) {
-	batches, repage, err := db.ReviveRun(ctx, c.Name, run)
+	r, err := db.GetRun(ctx, c.Name, run)
 	if err != nil {
 		return 0, false, err
 	}
-	deleteTask := func(queue, id string) error {
-		err := inspector.DeleteTask(queue, id)
-		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+	abandoned, err := db.AbandonedBatches(ctx, c.Name, run)
+	if err != nil {
+		return 0, false, err
+	}
+	deleteArchived := func(queue, id string) error {
+		info, err := inspector.GetTaskInfo(queue, id)
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("look up task %s: %w", id, err)
+		}
+		if info.State != asynq.TaskStateArchived {
+			return nil
+		}
+		if err := inspector.DeleteTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 			return fmt.Errorf("delete the archived task %s: %w", id, err)
 		}
 		return nil
 	}
-	for _, b := range batches {
-		if err := deleteTask(b.Queue, BatchTaskID(b.Campaign, b.Run, b.FirstID())); err != nil {
+	for _, b := range abandoned {
+		if err := deleteArchived(b.Queue, BatchTaskID(b.Campaign, b.Run, b.FirstID())); err != nil {
 			return 0, false, err
 		}
+	}
+	queue := r.Queue
+	if queue == "" {
+		queue = QueueFor(c.Priority)
+	}
+	if r.Status == store.RunFailed {
+		if err := deleteArchived(queue, RunTaskID(c.Name, run)); err != nil {
+			return 0, false, err
+		}
+	}
+	batches, repage, err := db.ReviveRun(ctx, c.Name, run)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, b := range batches {
 		if err := enqueueBatch(ctx, client, b, maxRetries); err != nil {
 			return 0, false, err
 		}
 	}
 	if repage {
-		if err := deleteTask(QueueFor(c.Priority), RunTaskID(c.Name, run)); err != nil {
-			return len(batches), false, err
-		}
-		if _, err := EnqueueRun(ctx, client, c, run); err != nil {
+		if _, err := enqueueRun(ctx, client, c.Name, run, queue); err != nil {
 			return len(batches), false, err
 		}
 	}

@@ -63,15 +63,21 @@ const retention = 7 * 24 * time.Hour
 // EnqueueRun enqueues an occurrence of a campaign. It reports false, with
 // no error, when the occurrence is already enqueued or ran recently.
 func EnqueueRun(ctx context.Context, client *asynq.Client, c *campaigns.Campaign, occurrence string) (bool, error) {
-	payload, _ := json.Marshal(RunPayload{Campaign: c.Name, Occurrence: occurrence})
+	return enqueueRun(ctx, client, c.Name, occurrence, QueueFor(c.Priority))
+}
+
+// enqueueRun enqueues a run task on a queue: the campaign's, or for a run
+// task enqueued again, the queue its run recorded.
+func enqueueRun(ctx context.Context, client *asynq.Client, campaign, occurrence, queue string) (bool, error) {
+	payload, _ := json.Marshal(RunPayload{Campaign: campaign, Occurrence: occurrence})
 	_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeRun, payload),
-		asynq.TaskID(RunTaskID(c.Name, occurrence)), asynq.Queue(QueueFor(c.Priority)),
+		asynq.TaskID(RunTaskID(campaign, occurrence)), asynq.Queue(queue),
 		asynq.MaxRetry(10), asynq.Retention(retention), asynq.Timeout(time.Hour))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("enqueue %s: %w", RunTaskID(c.Name, occurrence), err)
+		return false, fmt.Errorf("enqueue %s: %w", RunTaskID(campaign, occurrence), err)
 	}
 	return true, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tidings/tidings/customer"
@@ -46,47 +47,74 @@ func (s *DB) ResumeRun(ctx context.Context, campaign, run string) (bool, error) 
 	return true, s.completeRun(ctx, campaign, run)
 }
 
+// AbandonedBatches lists a run's abandoned batches, in id order.
+func (s *DB) AbandonedBatches(ctx context.Context, campaign, run string) ([]Batch, error) {
+	return s.batches(ctx, `WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' ORDER BY first_id`, campaign, run)
+}
+
 // ReviveRun takes back what was given up on in a run: its abandoned
 // batches become pending again (the rows they never wrote no longer count
-// as failed), and a failed run (its run task was archived while paging)
-// runs again. It returns the batches revived and whether the run itself
-// must be paged again; nothing to revive returns (nil, false, nil). The
-// caller enqueues the tasks: the ledger keeps anyone from getting a second
-// message.
+// as failed; a finished run is sending again), and a failed run (its run
+// task was archived while paging) is running again. Each change applies
+// only from the state it undoes, so a run that moved on meanwhile is left
+// as it is. It returns the batches revived and whether the run must be
+// paged again. The caller deletes the archived tasks first and enqueues
+// new ones after: the ledger keeps anyone from getting a second message.
 func (s *DB) ReviveRun(ctx context.Context, campaign, run string) ([]Batch, bool, error) {
-	r, err := s.GetRun(ctx, campaign, run)
-	if err != nil {
-		return nil, false, err
-	}
-	abandoned, err := s.batches(ctx, `WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' ORDER BY first_id`, campaign, run)
-	if err != nil {
-		return nil, false, err
-	}
-	failed := r.Status == RunFailed
-	if !failed && len(abandoned) == 0 {
-		return nil, false, nil
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("revive run: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'pending', abandoned = 0, reason = NULL, done_at = NULL, created_at = ?
-		WHERE campaign = ? AND occurrence = ? AND status = 'abandoned'`), s.timeArg(s.now()), campaign, run); err != nil {
+	res, err := tx.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, error = NULL, finished_at = NULL
+		WHERE campaign = ? AND occurrence = ? AND status = ?`), RunRunning, campaign, run, RunFailed)
+	if err != nil {
 		return nil, false, fmt.Errorf("revive run: %w", err)
 	}
-	status := RunSending
-	if failed || !r.Paged {
-		status = RunRunning
-	}
-	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, error = NULL, finished_at = NULL WHERE campaign = ? AND occurrence = ?`),
-		status, campaign, run); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return nil, false, fmt.Errorf("revive run: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, s.rebind(`SELECT first_id FROM run_batches WHERE campaign = ? AND occurrence = ? AND status = 'abandoned'`), campaign, run)
+	if err != nil {
+		return nil, false, fmt.Errorf("revive run: %w", err)
+	}
+	var firsts []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		firsts = append(firsts, id)
+	}
+	rows.Close()
+	if len(firsts) > 0 {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'pending', abandoned = 0, reason = NULL, done_at = NULL, created_at = ?
+			WHERE campaign = ? AND occurrence = ? AND status = 'abandoned'`), s.timeArg(s.now()), campaign, run); err != nil {
+			return nil, false, fmt.Errorf("revive run: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE runs SET status = ?, finished_at = NULL WHERE campaign = ? AND occurrence = ? AND status = ?`),
+			RunSending, campaign, run, RunDone); err != nil {
+			return nil, false, fmt.Errorf("revive run: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("revive run: %w", err)
 	}
-	return abandoned, status == RunRunning, nil
+	var revived []Batch
+	if len(firsts) > 0 {
+		all, err := s.RunBatches(ctx, campaign, run)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, b := range all {
+			if slices.Contains(firsts, b.FirstID()) {
+				revived = append(revived, b)
+			}
+		}
+	}
+	return revived, n == 1, nil
 }
 
 // BeginRun returns the occurrence's run record, creating it as running. A

@@ -228,7 +228,6 @@ func (s *DB) rebind(q string) string {
 // string order is time order.
 const sqliteTime = "2006-01-02T15:04:05.000000Z"
 
-// timeArg converts a time to the dialect's parameter; the zero time is NULL.
 // SetClock replaces the clock the store stamps rows and runs with, for
 // tests that simulate time; nil restores the real one.
 func (s *DB) SetClock(now func() time.Time) {
@@ -238,6 +237,7 @@ func (s *DB) SetClock(now func() time.Time) {
 	s.now = now
 }
 
+// timeArg converts a time to the dialect's parameter; the zero time is NULL.
 func (s *DB) timeArg(t time.Time) any {
 	if t.IsZero() {
 		return nil

@@ -21,9 +21,14 @@ func TestParseRedisURL(t *testing.T) {
 		t.Errorf("redis-sentinel://: %v", err)
 	}
 	// Errors never repeat the URL: it may hold a password.
-	for _, bad := range []string{"redis://app:s3cret@host:port/0", "redis-cluster://app:s3cret@r1,r2", "memcache://app:s3cret@host"} {
+	opt, err = parseRedisURL("redis://app@redis.internal:6379/0")
+	if o, ok := opt.(asynq.RedisClientOpt); err != nil || !ok || o.Username != "app" {
+		t.Errorf("redis:// with a user and no password: %#v %v", opt, err)
+	}
+	for _, bad := range []string{"redis://app:s3cret@host:port/0", "redis-cluster://app:s3cret@r1,r2", "memcache://app:s3cret@host",
+		"redis://app:s3#cret@host:6379/0"} {
 		_, err := parseRedisURL(bad)
-		if err == nil || strings.Contains(err.Error(), "s3cret") {
+		if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "cret") {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}

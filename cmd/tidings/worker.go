@@ -68,14 +68,11 @@ func (a *app) redisOpt() (asynq.RedisConnOpt, error) {
 // the username of a Redis ACL user — and Redis Cluster:
 // redis-cluster://[user:password@]host1:6379,host2:6379[?tls=true].
 func parseRedisURL(raw string) (asynq.RedisConnOpt, error) {
-	// Errors never quote the URL: it may hold a password.
+	// Errors never quote the URL, nor url.Parse's message: either may hold
+	// part of a password.
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("TIDINGS_REDIS_URL is not a URL: %v", err)
+		return nil, errors.New("TIDINGS_REDIS_URL is not a valid URL; percent-encode special characters in the password (# as %23, / as %2F, ? as %3F, @ as %40)")
 	}
 	if u.Scheme == "redis-cluster" {
 		opt := asynq.RedisClusterClientOpt{Addrs: strings.Split(u.Host, ",")}
@@ -102,9 +99,7 @@ func parseRedisURL(raw string) (asynq.RedisConnOpt, error) {
 		return nil, fmt.Errorf("TIDINGS_REDIS_URL: %v", err)
 	}
 	if o, ok := opt.(asynq.RedisClientOpt); ok && u.User != nil {
-		if _, hasPassword := u.User.Password(); hasPassword {
-			o.Username = u.User.Username() // asynq reads only the password
-		}
+		o.Username = u.User.Username() // asynq reads only the password
 		return o, nil
 	}
 	return opt, nil
