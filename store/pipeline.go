@@ -186,10 +186,14 @@ func (s *DB) RunBatches(ctx context.Context, campaign, run string) ([]Batch, err
 	return s.batches(ctx, `WHERE campaign = ? AND occurrence = ? ORDER BY first_id`, campaign, run)
 }
 
-// StaleBatches lists batches still pending that were recorded before
-// olderThan ago: candidates for the reconciler.
+// StaleBatches lists batches still pending that were recorded, and due,
+// before olderThan ago: candidates for the reconciler. Batches waiting for
+// their send window are left out until it opens, so thousands of them
+// cannot crowd a lost or archived batch out of the list.
 func (s *DB) StaleBatches(ctx context.Context, olderThan time.Duration) ([]Batch, error) {
-	return s.batches(ctx, `WHERE status = 'pending' AND created_at < ? ORDER BY created_at LIMIT 1000`, s.timeArg(s.now().Add(-olderThan)))
+	before := s.timeArg(s.now().Add(-olderThan))
+	return s.batches(ctx, `WHERE status = 'pending' AND created_at < ? AND (not_before IS NULL OR not_before < ?)
+		ORDER BY created_at LIMIT 1000`, before, before)
 }
 
 func (s *DB) batches(ctx context.Context, where string, args ...any) ([]Batch, error) {
