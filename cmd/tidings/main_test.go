@@ -255,6 +255,11 @@ func TestAudienceAndDemo(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, "--- sms to C0000002") || !strings.Contains(stdout, "--- email to C0000002") || !strings.Contains(stdout, "BDAY-") {
 			t.Errorf("preview: exit %d\n%s%s", code, stdout, stderr)
 		}
+		// A follow-up's preview is the reminder, not the launch.
+		code, stdout, stderr = withConfig("preview", "new-product", "--customer", "C0000002", "--occurrence", "follow-up-1")
+		if code != 0 || !strings.Contains(stdout, "春茶所剩不多") {
+			t.Errorf("preview of follow-up-1: exit %d\n%s%s", code, stdout, stderr)
+		}
 		sentBefore := len(log)
 		code, stdout, stderr = withConfig("send", "new-product", "--dry-run")
 		if code != 0 || !strings.Contains(stdout, "campaign new-product: ") || !strings.Contains(stdout, "--- email to ") {

@@ -107,6 +107,7 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 // previewFirst renders the messages of the first n customers of the
 // campaign's audience, as the batch handler would.
 func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, c *campaigns.Campaign, occurrence string, n int) error {
+	c = c.ForRun(occurrence) // a follow-up: its template and audience
 	aud, err := db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: time.Now(), DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
@@ -126,6 +127,7 @@ func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *tem
 // previewCustomer prints a customer's message on each channel the
 // campaign lists, whether or not the customer can receive it.
 func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *campaigns.Campaign, occurrence string, cu customer.Customer) error {
+	c = c.ForRun(occurrence)
 	p := &delivery.Pipeline{Config: func() *campaigns.Config { return cfg }, Signer: a.signer()}
 	for _, ch := range c.Channels {
 		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, time.Now())
