@@ -19,7 +19,6 @@ import (
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/internal/reload"
 	"github.com/tidings/tidings/internal/signing"
-	"github.com/tidings/tidings/scheduler"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/web"
 )
@@ -162,17 +161,7 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 	// From here on the demo is a small installation: the scheduler fires
 	// campaigns at their times, the worker delivers deferred batches when
 	// their windows open, and the dashboard shows it all.
-	s := &scheduler.Scheduler{
-		Config: live.Config,
-		Enqueue: func(ctx context.Context, c *campaigns.Campaign, occurrence string) (bool, error) {
-			return delivery.EnqueueRun(ctx, client, c, occurrence)
-		},
-		Ran: func(ctx context.Context, c *campaigns.Campaign, occurrence string) bool {
-			_, err := db.GetRun(ctx, c.Name, occurrence)
-			return err == nil
-		},
-		Log: a.log.With("component", "scheduler"),
-	}
+	s := a.newScheduler(live.Config, client, db, 0, 0) // the demo just ran today's occurrences
 	scheduled := make(chan error, 1)
 	go func() { scheduled <- s.Run(ctx) }()
 	fmt.Fprintf(a.stdout, "\ndashboard: %s  (user admin, password %s)\n", dashboard, a.demoPassword())

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
-
-	"github.com/tidings/tidings/campaigns"
-	"github.com/tidings/tidings/delivery"
-	"github.com/tidings/tidings/scheduler"
 )
 
 func (a *app) schedulerCommand() *cobra.Command {
@@ -45,20 +39,9 @@ the transition; one in a fall-back overlap fires once.`,
 				return err
 			}
 			defer db.Close()
-			s := &scheduler.Scheduler{
-				Config: live.Config,
-				Enqueue: func(ctx context.Context, c *campaigns.Campaign, occurrence string) (bool, error) {
-					return delivery.EnqueueRun(ctx, client, c, occurrence)
-				},
-				Ran: func(ctx context.Context, c *campaigns.Campaign, occurrence string) bool {
-					_, err := db.GetRun(ctx, c.Name, occurrence)
-					return err == nil
-				},
-				MaxLateness: maxLateness, Lookback: 7 * 24 * time.Hour, Log: a.log.With("component", "scheduler"),
-			}
+			s := a.newScheduler(live.Config, client, db, maxLateness, 7*24*time.Hour)
 			defer a.watchConfig(ctx, live)()
-			rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
-			stopOps, err := a.serveOps(ctx, listen, db, rdb)
+			stopOps, err := a.serveOps(ctx, listen, db, opt)
 			if err != nil {
 				return err
 			}

@@ -315,8 +315,7 @@ func (a *app) worker(ctx context.Context, concurrency int, listen string) error 
 	cfg := live.Config()
 	started = &startedWorker{settings: cfg.Settings, senders: p.Senders}
 	defer a.watchConfig(ctx, live)()
-	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
-	stopOps, err := a.serveOps(ctx, listen, db, rdb)
+	stopOps, err := a.serveOps(ctx, listen, db, opt)
 	if err != nil {
 		return err
 	}
