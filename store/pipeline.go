@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/tidings/tidings/customer"
@@ -47,9 +46,12 @@ func (s *DB) ResumeRun(ctx context.Context, campaign, run string) (bool, error) 
 	return true, s.completeRun(ctx, campaign, run)
 }
 
+// abandonedOfRun selects a run's abandoned batches, in id order.
+const abandonedOfRun = `WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' ORDER BY first_id`
+
 // AbandonedBatches lists a run's abandoned batches, in id order.
 func (s *DB) AbandonedBatches(ctx context.Context, campaign, run string) ([]Batch, error) {
-	return s.batches(ctx, `WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' ORDER BY first_id`, campaign, run)
+	return s.batches(ctx, abandonedOfRun, campaign, run)
 }
 
 // ReviveRun takes back what was given up on in a run: its abandoned
@@ -75,21 +77,11 @@ func (s *DB) ReviveRun(ctx context.Context, campaign, run string) ([]Batch, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("revive run: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, s.rebind(`SELECT first_id FROM run_batches WHERE campaign = ? AND occurrence = ? AND status = 'abandoned'`), campaign, run)
+	revived, err := s.batchesIn(ctx, tx, abandonedOfRun, campaign, run)
 	if err != nil {
-		return nil, false, fmt.Errorf("revive run: %w", err)
+		return nil, false, err
 	}
-	var firsts []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		firsts = append(firsts, id)
-	}
-	rows.Close()
-	if len(firsts) > 0 {
+	if len(revived) > 0 {
 		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'pending', abandoned = 0, reason = NULL, done_at = NULL, created_at = ?
 			WHERE campaign = ? AND occurrence = ? AND status = 'abandoned'`), s.timeArg(s.now()), campaign, run); err != nil {
 			return nil, false, fmt.Errorf("revive run: %w", err)
@@ -101,18 +93,6 @@ func (s *DB) ReviveRun(ctx context.Context, campaign, run string) ([]Batch, bool
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("revive run: %w", err)
-	}
-	var revived []Batch
-	if len(firsts) > 0 {
-		all, err := s.RunBatches(ctx, campaign, run)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, b := range all {
-			if slices.Contains(firsts, b.FirstID()) {
-				revived = append(revived, b)
-			}
-		}
 	}
 	return revived, n == 1, nil
 }
@@ -197,7 +177,14 @@ func (s *DB) StaleBatches(ctx context.Context, olderThan time.Duration) ([]Batch
 }
 
 func (s *DB) batches(ctx context.Context, where string, args ...any) ([]Batch, error) {
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT campaign, occurrence, ids, per_customer, queue, not_before, status, created_at FROM run_batches `+where), args...)
+	return s.batchesIn(ctx, s.db, where, args...)
+}
+
+// batchesIn is batches on q: the database, or a transaction.
+func (s *DB) batchesIn(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, where string, args ...any) ([]Batch, error) {
+	rows, err := q.QueryContext(ctx, s.rebind(`SELECT campaign, occurrence, ids, per_customer, queue, not_before, status, created_at FROM run_batches `+where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
 	}
