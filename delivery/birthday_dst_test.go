@@ -2,15 +2,11 @@ package delivery_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/tidings/tidings/campaigns"
-	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
@@ -34,11 +30,7 @@ func TestBirthdayDaylightSavingInCampaignZone(t *testing.T) {
 			b := setup(t, store.SQLite)
 			ctx := context.Background()
 			ny := mustZone(t, "America/New_York")
-			clk := &clock{now: time.Date(2027, tc.month, 1, 0, 0, 0, 0, time.UTC)}
-			rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
-			b.pipeline.Now = clk.Now
-			b.db.SetClock(clk.Now)
-			b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
+			clk, rec := simulate(b, time.Date(2027, tc.month, 1, 0, 0, 0, 0, time.UTC))
 			gift := *b.cfg.Campaigns["gift"]
 			at := campaigns.Clock(10 * 60)
 			gift.SendAtLocal = &at
@@ -61,13 +53,7 @@ func TestBirthdayDaylightSavingInCampaignZone(t *testing.T) {
 			seen := map[string]bool{}
 			for day := tc.from; day <= tc.to; day++ {
 				run := fmt.Sprintf("2027-%02d-%02d", tc.month, day)
-				start := time.Date(2027, tc.month, day, 9, 0, 0, 0, ny)
-				clk.Set(start)
-				payload, _ := json.Marshal(delivery.RunPayload{Campaign: "gift", Occurrence: run})
-				if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
-					t.Fatal(err)
-				}
-				drain(t, b, clk, newTasks(t, b, seen, start))
+				runDay(t, b, clk, seen, "gift", run, time.Date(2027, tc.month, day, 9, 0, 0, 0, ny))
 				sum, _ := b.db.RunSummaryOf(ctx, "gift", run)
 				t.Logf("run %s: %s targeted %d %+v", run, sum.Status, sum.Targeted, sum.Counts)
 			}

@@ -2,16 +2,11 @@ package delivery_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/tidings/tidings/campaigns"
-	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/customer"
-	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
 )
 
@@ -27,11 +22,7 @@ func TestBirthdayRunStartedLate(t *testing.T) {
 			b := setup(t, store.SQLite)
 			ctx := context.Background()
 			sh := mustZone(t, "Asia/Shanghai")
-			clk := &clock{now: time.Date(2027, 11, 1, 0, 0, 0, 0, time.UTC)}
-			rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
-			b.pipeline.Now = clk.Now
-			b.db.SetClock(clk.Now)
-			b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
+			clk, rec := simulate(b, time.Date(2027, 11, 1, 0, 0, 0, 0, time.UTC))
 			gift := *b.cfg.Campaigns["gift"]
 			gift.SendWindow = &campaigns.Window{Start: 22*60 + 30, End: 2 * 60}
 			b.cfg.Campaigns["gift"] = &gift
@@ -47,12 +38,7 @@ func TestBirthdayRunStartedLate(t *testing.T) {
 				if run == "2027-11-07" {
 					start = start.Add(late)
 				}
-				clk.Set(start)
-				payload, _ := json.Marshal(delivery.RunPayload{Campaign: "gift", Occurrence: run})
-				if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
-					t.Fatal(err)
-				}
-				drain(t, b, clk, newTasks(t, b, seen, start))
+				runDay(t, b, clk, seen, "gift", run, start)
 				sum, _ := b.db.RunSummaryOf(ctx, "gift", run)
 				t.Logf("run %s (start %s): targeted %d", run, start.UTC(), sum.Targeted)
 			}

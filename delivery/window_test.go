@@ -99,10 +99,7 @@ func TestSendWindowAcrossZones(t *testing.T) {
 			b := setup(t, store.SQLite)
 			ctx := context.Background()
 			start := time.Date(2027, 3, 14, 9, 0, 0, 0, mustZone(t, "Asia/Shanghai"))
-			clk := &clock{now: start}
-			rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
-			b.pipeline.Now = clk.Now
-			b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
+			clk, rec := simulate(b, start)
 			c := *b.cfg.Campaigns["greeting"]
 			c.Name = "windowed"
 			tc.setup(&c)
@@ -266,6 +263,30 @@ func TestDueAt(t *testing.T) {
 	}
 }
 
+// simulate puts the pipeline and the store on a simulated clock set at
+// start, and records every message with the time it went out.
+func simulate(b *bundle, start time.Time) (*clock, *timed) {
+	clk := &clock{now: start}
+	rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
+	b.pipeline.Now = clk.Now
+	b.db.SetClock(clk.Now)
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
+	return clk, rec
+}
+
+// runDay runs a campaign's run at start on the simulated clock, then its
+// batches, each when Asynq would hand it out: the day's batches go out
+// before the next day's run starts.
+func runDay(t *testing.T, b *bundle, clk *clock, seen map[string]bool, campaign, run string, start time.Time) {
+	t.Helper()
+	clk.Set(start)
+	payload, _ := json.Marshal(delivery.RunPayload{Campaign: campaign, Occurrence: run})
+	if err := b.pipeline.HandleRun(context.Background(), asynq.NewTask(delivery.TypeRun, payload)); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, b, clk, newTasks(t, b, seen, start))
+}
+
 // due is a batch task as Asynq holds it, and when it hands it out.
 type due struct {
 	at   time.Time
@@ -325,11 +346,7 @@ func newTasks(t *testing.T, b *bundle, seen map[string]bool, now time.Time) []du
 func TestBirthdayAtLocalTime(t *testing.T) {
 	b := setup(t, store.SQLite)
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)}
-	rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
-	b.pipeline.Now = clk.Now
-	b.db.SetClock(clk.Now)
-	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
+	clk, rec := simulate(b, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC))
 	gift := *b.cfg.Campaigns["gift"] // birthday, sms, cron 09:00 Asia/Shanghai
 	at := campaigns.Clock(10 * 60)
 	gift.SendAtLocal = &at
@@ -359,14 +376,7 @@ func TestBirthdayAtLocalTime(t *testing.T) {
 	var targeted int64
 	for day := 12; day <= 15; day++ {
 		run := fmt.Sprintf("2027-03-%02d", day)
-		start := time.Date(2027, 3, day, 9, 0, 0, 0, mustZone(t, "Asia/Shanghai"))
-		clk.Set(start)
-		payload, _ := json.Marshal(delivery.RunPayload{Campaign: "gift", Occurrence: run})
-		if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
-			t.Fatal(err)
-		}
-		// The day's batches go out before the next day's run starts.
-		drain(t, b, clk, newTasks(t, b, seen, start))
+		runDay(t, b, clk, seen, "gift", run, time.Date(2027, 3, day, 9, 0, 0, 0, mustZone(t, "Asia/Shanghai")))
 		sum, err := b.db.RunSummaryOf(ctx, "gift", run)
 		if err != nil {
 			t.Fatal(err)

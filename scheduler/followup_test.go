@@ -1,13 +1,10 @@
 package scheduler_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/scheduler"
 )
 
@@ -15,9 +12,7 @@ import (
 // plus its delay, under its own occurrence.
 func TestProductFollowUpsFire(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	for name, text := range map[string]string{
-		"segments/all.yaml": "name: all\nwhere:\n  id: {gt: 0}\n",
+	cfg := loadConfig(t, map[string]string{
 		"campaigns/launch.yaml": `name: launch
 kind: product
 at: "2027-03-01 10:00"
@@ -29,16 +24,7 @@ follow_ups:
   - {after: 3d, template: t}
   - {after: 10d, template: t, channels: [sms]}
 `,
-	} {
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := campaigns.Load(dir, "testdata/templates")
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	c := cfg.Campaigns["launch"]
 	var got []string
 	for _, f := range scheduler.Fires(c, c.At.Add(-time.Hour), c.At.AddDate(0, 1, 0)) {

@@ -15,9 +15,7 @@ import (
 // calendar, at its cron's time of day in its zone, and on no other day.
 func TestNamedHolidaysFire(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	for name, text := range map[string]string{
-		"segments/all.yaml": "name: all\nwhere:\n  id: {gt: 0}\n",
+	cfg := loadConfig(t, map[string]string{
 		"campaigns/festivals.yaml": `name: festivals
 kind: holiday
 holidays: [spring_festival, mid_autumn]
@@ -26,16 +24,7 @@ audience: {segment: all}
 channels: [sms]
 template: t
 `,
-	} {
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := campaigns.Load(dir, "testdata/templates")
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	from, to := time.Date(2026, 1, 1, 0, 0, 0, 0, sh), time.Date(2027, 12, 31, 23, 59, 59, 0, sh)
 	var got []string
@@ -49,4 +38,23 @@ template: t
 	if !slices.Equal(got, want) {
 		t.Errorf("fires %v, want %v", got, want)
 	}
+}
+
+// loadConfig loads a configuration of the given files (path → text) beside
+// a segment "all", with the templates of testdata.
+func loadConfig(t *testing.T, files map[string]string) *campaigns.Config {
+	t.Helper()
+	dir := t.TempDir()
+	files["segments/all.yaml"] = "name: all\nwhere:\n  id: {gt: 0}\n"
+	for name, text := range files {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := campaigns.Load(dir, "testdata/templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
