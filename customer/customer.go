@@ -39,6 +39,20 @@ type Birthday struct {
 // IsZero reports whether no birthday is set.
 func (b Birthday) IsZero() bool { return b.Month == 0 }
 
+// FallsOn reports whether the birthday is celebrated on date (its year,
+// month and day): 29 February on 28 February in common years, so that it
+// comes once a year and still in February.
+func (b Birthday) FallsOn(date time.Time) bool {
+	day := b.Day
+	if b.Month == time.February && day == 29 && !IsLeap(date.Year()) {
+		day = 28
+	}
+	return date.Month() == b.Month && date.Day() == day
+}
+
+// IsLeap reports whether y is a leap year.
+func IsLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
 // Consent is a customer's permission to be contacted on one channel.
 type Consent struct {
 	Granted bool

@@ -212,13 +212,19 @@ type pager struct {
 	size    int
 	now     time.Time
 	anchor  time.Time         // a birthday run's scheduled time (see BirthdayAnchor)
+	end     time.Time         // the next day's run's
 	groups  map[int64][]int64 // due (Unix seconds, 0: now) → customer ids, in id order
 	batches int
 }
 
 func (p *Pipeline) pager(c *campaigns.Campaign, run store.Run, queue string) *pager {
-	return &pager{p: p, c: c, run: run.Occurrence, anchor: BirthdayAnchor(c, run.Occurrence, run.StartedAt), queue: queue, size: p.Config().Settings.Delivery.BatchSize,
+	g := &pager{p: p, c: c, run: run.Occurrence, queue: queue, size: p.Config().Settings.Delivery.BatchSize,
 		now: p.now(), groups: map[int64][]int64{}}
+	if c.Kind == campaigns.KindBirthday {
+		g.anchor = BirthdayAnchor(c, run.Occurrence, run.StartedAt)
+		g.end = nextAnchor(c, g.anchor)
+	}
+	return g
 }
 
 func (g *pager) batch(ids []int64, due int64) store.Batch {
@@ -249,7 +255,7 @@ func (g *pager) add(ctx context.Context, ids []int64) ([]store.Batch, error) {
 		var at time.Time
 		if g.c.Kind == campaigns.KindBirthday {
 			var ours bool
-			if at, ours = BirthdayDue(g.c, g.anchor, loc, l.BirthMonth, l.BirthDay); !ours {
+			if at, ours = birthdayDue(g.c, g.anchor, g.end, loc, l.BirthMonth, l.BirthDay); !ours {
 				continue // the day before's run or the next day's greets them
 			}
 			if at.Before(g.now) { // a run retried late
@@ -454,6 +460,13 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	// before failing is worth another attempt.
 	sentAny := false
 	windowed := Windowed(c)
+	// A birthday run's share of openings (see BirthdayDue), once per batch.
+	var anchor, end time.Time
+	birthdayRun := windowed && c.Kind == campaigns.KindBirthday && runErr == nil
+	if birthdayRun {
+		anchor = BirthdayAnchor(c, pl.Occurrence, run.StartedAt)
+		end = nextAnchor(c, anchor)
+	}
 	var waitUntil time.Time // the soonest window opening of a deferred recipient
 	deferred := 0
 	for _, id := range pl.CustomerIDs {
@@ -482,9 +495,9 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			if windowed {
 				now, loc := p.now(), RecipientZone(c, cust.TimeZone)
 				due := DueAt(c, pl.Occurrence, loc, now)
-				if c.Kind == campaigns.KindBirthday && runErr == nil {
+				if birthdayRun {
 					// Not before the window opens on their birthday.
-					if at, ok := BirthdayDue(c, BirthdayAnchor(c, pl.Occurrence, run.StartedAt), loc, cust.Birthday.Month, cust.Birthday.Day); ok && at.After(now) {
+					if at, ok := birthdayDue(c, anchor, end, loc, cust.Birthday.Month, cust.Birthday.Day); ok && at.After(now) {
 						due = at
 					}
 				}
@@ -741,12 +754,7 @@ func (b *breaker) success(campaign, run string) {
 // coupon derived for them, their unsubscribe link, their zone.
 func (p *Pipeline) TemplateData(c *campaigns.Campaign, occurrence string, cust customer.Customer, channel string, now time.Time) templates.Data {
 	settings := p.Config().Settings
-	zone := c.Schedule.Location
-	if cust.TimeZone != "" {
-		if loc, err := time.LoadLocation(cust.TimeZone); err == nil {
-			zone = loc
-		}
-	}
+	zone := RecipientZone(c, cust.TimeZone)
 	d := templates.Data{
 		Customer: templates.Customer{
 			ID: cust.ID, ExternalID: cust.ExternalID, Name: cust.Name, Email: cust.Email, Phone: cust.Phone,

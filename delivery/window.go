@@ -1,9 +1,11 @@
 package delivery
 
 import (
+	"sync"
 	"time"
 
 	"github.com/tidings/tidings/campaigns"
+	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/scheduler"
 )
 
@@ -33,15 +35,24 @@ func Windowed(c *campaigns.Campaign) bool {
 }
 
 // RecipientZone is the zone a recipient's local time is read in: their own,
-// else the campaign's.
+// else the campaign's. Zones are loaded once per process: LoadLocation
+// parses the zone's file on every call, and this runs for every recipient.
 func RecipientZone(c *campaigns.Campaign, zone string) *time.Location {
-	if zone != "" {
-		if loc, err := time.LoadLocation(zone); err == nil {
-			return loc
-		}
+	if zone == "" {
+		return c.Schedule.Location
 	}
-	return c.Schedule.Location
+	if loc, ok := zoneCache.Load(zone); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return c.Schedule.Location
+	}
+	zoneCache.Store(zone, loc)
+	return loc
 }
+
+var zoneCache sync.Map // zone name → *time.Location
 
 // DueAt is the earliest instant, not before now, at which run of c may be
 // sent to a recipient in loc: now itself when the campaign has no send
@@ -114,15 +125,20 @@ func inWindow(w campaigns.Window, local time.Time) bool {
 // evaluates it at the anchor). A 29 February birthday is celebrated on 28
 // February in common years.
 func BirthdayDue(c *campaigns.Campaign, anchor time.Time, loc *time.Location, month time.Month, day int) (time.Time, bool) {
+	return birthdayDue(c, anchor, nextAnchor(c, anchor), loc, month, day)
+}
+
+// birthdayDue is BirthdayDue with the next run's anchor, end, worked out
+// once per run by the caller rather than for every recipient.
+func birthdayDue(c *campaigns.Campaign, anchor, end time.Time, loc *time.Location, month time.Month, day int) (time.Time, bool) {
 	w, ok := localWindow(c)
 	if !ok {
 		return anchor, true
 	}
-	end := nextAnchor(c, anchor)
 	l := anchor.In(loc)
 	for i := range 3 {
 		date := time.Date(l.Year(), l.Month(), l.Day()+i, int(w.Start)/60, int(w.Start)%60, 0, 0, time.UTC)
-		if !isBirthday(date, month, day) {
+		if !(customer.Birthday{Month: month, Day: day}).FallsOn(date) {
 			continue
 		}
 		if open := scheduler.Resolve(date, loc); !open.Before(anchor) && open.Before(end) {
@@ -155,14 +171,3 @@ func BirthdayAnchor(c *campaigns.Campaign, run string, started time.Time) time.T
 	}
 	return started
 }
-
-// isBirthday reports whether date (its fields) is the birthday month/day,
-// 29 February counting as 28 February in common years.
-func isBirthday(date time.Time, month time.Month, day int) bool {
-	if month == time.February && day == 29 && !isLeap(date.Year()) {
-		day = 28
-	}
-	return date.Month() == month && date.Day() == day
-}
-
-func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }

@@ -341,7 +341,7 @@ func (c *compiler) birthday(n *campaigns.BirthdayIn) (string, error) {
 	targetIn := func(loc *time.Location) target {
 		local := c.opts.Now.In(loc)
 		d := time.Date(local.Year(), local.Month(), local.Day(), 12, 0, 0, 0, time.UTC).AddDate(0, 0, n.Days)
-		return target{d.Month(), d.Day(), isLeap(d.Year())}
+		return target{d.Month(), d.Day(), customer.IsLeap(d.Year())}
 	}
 	groups := map[target][]any{}
 	var order []target
@@ -391,8 +391,6 @@ func (c *compiler) birthday(n *campaigns.BirthdayIn) (string, error) {
 	}
 	return "(c.birth_month IS NOT NULL AND c.birth_day IS NOT NULL AND (" + strings.Join(parts, " OR ") + "))", nil
 }
-
-func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
 func loadLocation(name string) (*time.Location, error) {
 	if name == "" || name == "Local" {
