@@ -32,6 +32,11 @@ type Message struct {
 	UnsubscribeURL string
 	// SMS.
 	Body string
+	// NotAfter, when set, is the latest instant the message may leave (the
+	// end of the recipient's send window, on this process's clock). A
+	// sender that would have to wait past it (for a rate-limit token)
+	// returns a retryable ReasonOutsideWindow error instead of sending.
+	NotAfter time.Time
 }
 
 // Sender delivers messages on one channel. Send returns the provider's id
@@ -56,6 +61,9 @@ const (
 	ReasonAuth           Reason = "auth"
 	ReasonAmbiguous      Reason = "ambiguous"
 	ReasonInternal       Reason = "internal"
+	// ReasonOutsideWindow: the recipient's send window closed (or is not
+	// open yet); the message waits for the next opening. Not a failure.
+	ReasonOutsideWindow Reason = "outside_send_window"
 )
 
 // Error is a classified delivery failure.

@@ -302,6 +302,9 @@ type step struct {
 	channel string
 	address string
 	skip    string
+	// notAfter is the end of the recipient's send window (pipeline clock),
+	// zero when the campaign has none.
+	notAfter time.Time
 }
 
 // plan decides a recipient's channels. delivery: first sends on the first
@@ -459,7 +462,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	// on for every remaining recipient at once; one that took messages
 	// before failing is worth another attempt.
 	sentAny := false
-	windowed := Windowed(c)
+	window, windowed := localWindow(c)
 	// A birthday run's share of openings (see BirthdayDue), once per batch.
 	var anchor, end time.Time
 	birthdayRun := windowed && c.Kind == campaigns.KindBirthday && runErr == nil
@@ -487,6 +490,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			continue
 		}
 		var steps []step
+		var notAfter time.Time
 		if cust, ok := byID[id]; ok {
 			// The window is checked at the moment of sending, whenever the
 			// batch runs: a batch run late, retried or moved by hand in
@@ -508,6 +512,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 					deferred++
 					continue
 				}
+				notAfter = closesAt(window, loc, now)
 			}
 			steps = p.plan(c, cust, suppressed, func(ch string) string {
 				if !fcap.IsZero() && sentRecently[id][ch] >= fcap.Max {
@@ -515,6 +520,9 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 				}
 				return ""
 			})
+			for i := range steps {
+				steps[i].notAfter = notAfter
+			}
 		} else {
 			// Deleted since the run paged the audience: a skipped row per
 			// row the run counted on.
@@ -557,14 +565,10 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 		p.Log.Info("recipients outside their send window; the batch waits for it", "campaign", c.Name, "run", pl.Occurrence,
 			"first_id", pl.CustomerIDs[0], "deferred", deferred, "until", waitUntil)
 		return &retryLater{Wait: wait, Progressed: true,
-			Err: channels.Retryable(reasonOutsideWindow, wait, fmt.Errorf("%d recipients outside the send window", deferred))}
+			Err: channels.Retryable(channels.ReasonOutsideWindow, wait, fmt.Errorf("%d recipients outside the send window", deferred))}
 	}
 	return p.Store.BatchDone(ctx, c.Name, pl.Occurrence, pl.CustomerIDs[0], earlier)
 }
-
-// reasonOutsideWindow is the retry reason of a batch whose recipients wait
-// for their send window.
-const reasonOutsideWindow channels.Reason = "outside_send_window"
 
 func perCustomer(c *campaigns.Campaign) int {
 	if c.Delivery == campaigns.DeliveryAll {
@@ -617,6 +621,10 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Body: msg.Body,
 		UnsubscribeURL: data.UnsubscribeURL,
 	}
+	if !st.notAfter.IsZero() {
+		// On the senders' clock (the real one), which p.now may not be.
+		m.NotAfter = time.Now().Add(st.notAfter.Sub(now))
+	}
 	sender := p.Senders[st.channel]
 	if sender == nil {
 		return settle(store.StatusFailed, "no sender configured for "+st.channel, "")
@@ -658,6 +666,15 @@ func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKe
 		return p.settle(settleCtx, key, status, reason, providerID)
 	}
 	switch {
+	case ce.Reason == channels.ReasonOutsideWindow:
+		// The window closed while the send waited for a rate-limit token:
+		// nothing left. The batch stops and, retried at once, defers this
+		// recipient and the others whose window closed to their next
+		// opening, and sends to those whose window is still open.
+		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
+			return true, err
+		}
+		return true, &retryLater{Wait: time.Second, Err: ce, Progressed: true}
 	case ce.Reason == channels.ReasonAuth:
 		// Our credentials, not this recipient: the run is paused (above),
 		// and this recipient waits with the others.
@@ -701,6 +718,8 @@ const reasonPaused channels.Reason = "run_paused"
 // worker), so the batch stops.
 func (p *Pipeline) afterFailure(ctx context.Context, c *campaigns.Campaign, run string, ce *channels.Error) (bool, error) {
 	switch ce.Reason {
+	case channels.ReasonOutsideWindow:
+		return false, nil // no provider was asked
 	case channels.ReasonInvalidAddress, channels.ReasonNoSuchUser, channels.ReasonUnsubscribed, channels.ReasonRateLimited:
 		p.breaker.success(c.Name, run) // the provider answered: it is up
 		return false, nil

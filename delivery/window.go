@@ -99,6 +99,18 @@ func openFrom(w campaigns.Window, loc *time.Location, t time.Time) time.Time {
 	return t.Add(24 * time.Hour) // unreachable: a start recurs daily
 }
 
+// closesAt is when the window that t is inside (see inWindow) ends in loc:
+// the first instant after t at which a recipient there is outside it.
+func closesAt(w campaigns.Window, loc *time.Location, t time.Time) time.Time {
+	l := t.In(loc)
+	day := 0
+	if w.Start > w.End && campaigns.Clock(l.Hour()*60+l.Minute()) >= w.Start {
+		day = 1 // a window across midnight, entered before midnight
+	}
+	wall := time.Date(l.Year(), l.Month(), l.Day()+day, int(w.End)/60, int(w.End)%60, 0, 0, time.UTC)
+	return scheduler.Resolve(wall, loc)
+}
+
 // inWindow reports whether a local time is inside [Start, End); a window
 // whose end is before its start spans midnight.
 func inWindow(w campaigns.Window, local time.Time) bool {

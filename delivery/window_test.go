@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/channels/ratelimit"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
@@ -35,7 +37,14 @@ var windowZones = []string{
 	"", // no zone: the campaign's (Asia/Shanghai)
 }
 
+// simClock is a simulated clock the tests set.
+type simClock interface {
+	Now() time.Time
+	Set(time.Time)
+}
+
 // clock is the simulated time the pipeline and the recording sender read.
+// It stands still between Sets.
 type clock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -44,9 +53,18 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
+// flowing is a simulated clock that runs at real speed from each Set.
+type flowing struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (f *flowing) Now() time.Time  { f.mu.Lock(); defer f.mu.Unlock(); return time.Now().Add(f.offset) }
+func (f *flowing) Set(t time.Time) { f.mu.Lock(); f.offset = time.Until(t); f.mu.Unlock() }
+
 // timed records when (on the simulated clock) each message went out.
 type timed struct {
-	clock *clock
+	clock simClock
 	mu    sync.Mutex
 	sent  map[int64][]time.Time // customer id → send instants
 }
@@ -267,17 +285,22 @@ func TestDueAt(t *testing.T) {
 // start, and records every message with the time it went out.
 func simulate(b *bundle, start time.Time) (*clock, *timed) {
 	clk := &clock{now: start}
+	return clk, simulateWith(b, clk)
+}
+
+// simulateWith is simulate on a given clock, already set.
+func simulateWith(b *bundle, clk simClock) *timed {
 	rec := &timed{clock: clk, sent: map[int64][]time.Time{}}
 	b.pipeline.Now = clk.Now
 	b.db.SetClock(clk.Now)
 	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: rec}
-	return clk, rec
+	return rec
 }
 
 // runDay runs a campaign's run at start on the simulated clock, then its
 // batches, each when Asynq would hand it out: the day's batches go out
 // before the next day's run starts.
-func runDay(t *testing.T, b *bundle, clk *clock, seen map[string]bool, campaign, run string, start time.Time) {
+func runDay(t *testing.T, b *bundle, clk simClock, seen map[string]bool, campaign, run string, start time.Time) {
 	t.Helper()
 	clk.Set(start)
 	payload, _ := json.Marshal(delivery.RunPayload{Campaign: campaign, Occurrence: run})
@@ -297,7 +320,7 @@ var retryDelay = delivery.ServerConfig(1, slog.New(slog.NewTextHandler(io.Discar
 
 // drain runs the batches in Asynq's order on the simulated clock: each at
 // its time; one that asks to wait is retried after the wait it asks for.
-func drain(t *testing.T, b *bundle, clk *clock, queue []due) {
+func drain(t *testing.T, b *bundle, clk simClock, queue []due) {
 	t.Helper()
 	for len(queue) > 0 {
 		slices.SortStableFunc(queue, func(a, b due) int { return a.at.Compare(b.at) })
@@ -309,7 +332,7 @@ func drain(t *testing.T, b *bundle, clk *clock, queue []due) {
 			if w <= 0 || w > 48*time.Hour {
 				t.Fatalf("batch error %v: retry after %s", err, w)
 			}
-			queue = append(queue, due{d.at.Add(w), d.task})
+			queue = append(queue, due{clk.Now().Add(w), d.task})
 		}
 	}
 }
@@ -406,5 +429,60 @@ func TestBirthdayAtLocalTime(t *testing.T) {
 		if local.Format("01-02 15:04:05") != "03-14 10:00:00" {
 			t.Errorf("customer in %q: gift at %s local, want 14 March 10:00", cu.TimeZone, local)
 		}
+	}
+}
+
+// TestRateLimitWaitEndsAtWindowClose sends to five recipients through a
+// limiter of one SMS a second, starting 1.5 s before their 21:00 window
+// close, on a clock that runs at real speed: the two sends before 21:00 go
+// out, the third, whose token would come at 21:00:00.5, is not sent late
+// but waits with the others for 09:00 the next morning.
+func TestRateLimitWaitEndsAtWindowClose(t *testing.T) {
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	shanghai := mustZone(t, "Asia/Shanghai")
+	clk := &flowing{}
+	clk.Set(time.Date(2027, 3, 1, 20, 59, 58, 500e6, shanghai))
+	rec := simulateWith(b, clk)
+	limited := ratelimit.Wrap(rec, redis_rate.NewLimiter(b.redis.Client(t)), "sms", ratelimit.Rate{N: 1, Per: time.Second})
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: limited}
+	c := *b.cfg.Campaigns["announce"]
+	c.Channels, c.Delivery, c.FollowUps = []string{channels.SMS}, campaigns.DeliveryFirst, nil
+	c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60}
+	b.cfg.Campaigns["announce"] = &c
+
+	var custs []customer.Customer
+	for i := range 5 {
+		custs = append(custs, customer.Customer{ExternalID: fmt.Sprintf("late-%d", i), Name: "Recipient",
+			Phone: fmt.Sprintf("+861390000000%d", i), TimeZone: "Asia/Shanghai", Tier: customer.TierGold,
+			SMSConsent: customer.Consent{Granted: true}})
+	}
+	if err := b.db.UpsertCustomers(ctx, custs); err != nil {
+		t.Fatal(err)
+	}
+	runDay(t, b, clk, map[string]bool{}, "announce", "once", clk.Now())
+
+	var evening, morning int
+	for id, times := range rec.sent {
+		if len(times) != 1 {
+			t.Errorf("customer %d: %d messages, want 1", id, len(times))
+		}
+		for _, at := range times {
+			local := at.In(shanghai)
+			switch {
+			case local.Day() == 1 && local.Hour() == 20:
+				evening++
+			case local.Day() == 2 && local.Hour() == 9:
+				morning++
+			default:
+				t.Errorf("customer %d: sent at %s, outside 09:00-21:00", id, local.Format("01-02 15:04:05.000"))
+			}
+		}
+	}
+	if evening != 2 || morning != 3 {
+		t.Errorf("%d sent before 21:00 and %d the next morning, want 2 and 3", evening, morning)
+	}
+	if sum, err := b.db.RunSummaryOf(ctx, "announce", "once"); err != nil || sum.Status != store.RunDone || sum.Total(store.StatusSent) != 5 {
+		t.Errorf("run: %+v %v, want done with 5 sent", sum, err)
 	}
 }

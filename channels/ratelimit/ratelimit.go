@@ -7,6 +7,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,15 +75,24 @@ func Wrap(sender channels.Sender, limiter *redis_rate.Limiter, key string, rate 
 
 // Send waits for a token, then sends. If Redis cannot be asked, nothing is
 // sent and the error is retryable: sending unlimited could breach the
-// provider's limit for the whole cluster.
+// provider's limit for the whole cluster. A message whose send window
+// (m.NotAfter) would close before its token is free is not sent: it gets a
+// retryable ReasonOutsideWindow error and waits for the next opening, so a
+// contended limiter cannot push a greeting past 21:00.
 func (l *Limited) Send(ctx context.Context, m channels.Message) (string, error) {
 	for {
+		if !m.NotAfter.IsZero() && !time.Now().Before(m.NotAfter) {
+			return "", channels.Retryable(channels.ReasonOutsideWindow, 0, errWindowClosed)
+		}
 		res, err := l.limiter.Allow(ctx, l.key, l.limit)
 		if err != nil {
 			return "", channels.Retryable(channels.ReasonUnavailable, time.Second, fmt.Errorf("rate limiter: %w", err))
 		}
 		if res.Allowed > 0 {
 			return l.sender.Send(ctx, m)
+		}
+		if !m.NotAfter.IsZero() && !time.Now().Add(res.RetryAfter).Before(m.NotAfter) {
+			return "", channels.Retryable(channels.ReasonOutsideWindow, 0, errWindowClosed)
 		}
 		l.waits.Add(1)
 		l.waited.Add(int64(res.RetryAfter))
@@ -98,6 +108,8 @@ func (l *Limited) Send(ctx context.Context, m channels.Message) (string, error) 
 		}
 	}
 }
+
+var errWindowClosed = errors.New("the send window closes before a rate-limit token is free")
 
 // Waits reports how often, and how long in all, senders waited for a token.
 func (l *Limited) Waits() (int64, time.Duration) {
