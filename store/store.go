@@ -43,7 +43,11 @@ type DB struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	url     string // as opened, for logs through Redacted
 }
+
+// Redacted is the URL the database was opened with, without its password.
+func (s *DB) Redacted() string { return Redact(s.url) }
 
 //go:embed migrations
 var migrations embed.FS
@@ -52,8 +56,9 @@ var migrations embed.FS
 // sqlite://relative/path.db, or postgres://… — and applies any migration it
 // has not seen yet.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
-	s := &DB{now: time.Now}
+	s := &DB{now: time.Now, url: rawURL}
 	var err error
+	maxConns := 0
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		s.dialect = SQLite
@@ -69,7 +74,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		s.db, err = sql.Open("sqlite", dsn)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		s.dialect = Postgres
-		s.db, err = sql.Open("pgx", rawURL)
+		var dsn string
+		if dsn, maxConns, err = postgresDSN(rawURL); err != nil {
+			return nil, err
+		}
+		s.db, err = sql.Open("pgx", dsn)
 	default:
 		return nil, fmt.Errorf("database URL %q: want sqlite:///path/to/file.db or postgres://user@host/db", Redact(rawURL))
 	}
@@ -77,7 +86,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", Redact(rawURL), err)
 	}
 	if s.dialect == Postgres {
-		s.db.SetMaxOpenConns(20)
+		s.db.SetMaxOpenConns(maxConns)
+		s.db.SetMaxIdleConns(min(maxConns, 10))
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
@@ -88,6 +98,31 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// DefaultMaxConns is how many PostgreSQL connections one process opens at
+// most, unless the URL's pool_max_conns says otherwise. PostgreSQL's own
+// default max_connections is 100: five processes at 20 reach it.
+const DefaultMaxConns = 20
+
+// postgresDSN takes Tidings' own pool_max_conns parameter (named as pgxpool
+// names it) out of a PostgreSQL URL, which would otherwise be sent to the
+// server as a run-time parameter and refused.
+func postgresDSN(rawURL string) (dsn string, maxConns int, err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("database URL %s: %w", Redact(rawURL), errors.Unwrap(err))
+	}
+	q := u.Query()
+	maxConns = DefaultMaxConns
+	if v := q.Get("pool_max_conns"); v != "" {
+		if maxConns, err = strconv.Atoi(v); err != nil || maxConns < 1 {
+			return "", 0, fmt.Errorf("database URL %s: pool_max_conns=%q: want a whole number of connections, at least 1", Redact(rawURL), v)
+		}
+		q.Del("pool_max_conns")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), maxConns, nil
 }
 
 // sqliteDSN turns sqlite:///abs.db or sqlite://rel.db into a modernc DSN with
@@ -125,7 +160,15 @@ func sqliteDSN(rawURL string) (path, dsn string, err error) {
 // Redact hides a password in a URL for messages and logs.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		// Unparseable (a stray % in the password, say): hide whatever is
+		// between the scheme and the last @ rather than print it.
+		if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
+			return raw[:i+3] + "xxxxx" + raw[j:]
+		}
+		return raw
+	}
+	if u.User == nil {
 		return raw
 	}
 	return u.Redacted()

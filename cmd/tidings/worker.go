@@ -372,7 +372,7 @@ func (a *app) serve(ctx context.Context, opt asynq.RedisConnOpt, p *delivery.Pip
 		delivery.Sweep(sweepCtx, db, inspector, p.Client, sendingTimeout, min(sendingTimeout/4, time.Minute), p.Config().Settings.Delivery.MaxRetries, a.log)
 		close(done)
 	}()
-	a.log.Info("worker started", "concurrency", concurrency, "database", store.Redact(a.databaseURL()))
+	a.log.Info("worker started", "concurrency", concurrency, "database", db.Redacted())
 	<-ctx.Done()
 	a.log.Info("worker stopping")
 	srv.Shutdown()
