@@ -564,6 +564,9 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 		wait := waitUntil.Sub(p.now())
 		p.Log.Info("recipients outside their send window; the batch waits for it", "campaign", c.Name, "run", pl.Occurrence,
 			"first_id", pl.CustomerIDs[0], "deferred", deferred, "until", waitUntil)
+		if err := p.Store.DeferBatch(ctx, c.Name, pl.Occurrence, pl.CustomerIDs[0], waitUntil, deferred); err != nil {
+			return err
+		}
 		return &retryLater{Wait: wait, Progressed: true,
 			Err: channels.Retryable(channels.ReasonOutsideWindow, wait, fmt.Errorf("%d recipients outside the send window", deferred))}
 	}

@@ -486,3 +486,65 @@ func TestRateLimitWaitEndsAtWindowClose(t *testing.T) {
 		t.Errorf("run: %+v %v, want done with 5 sent", sum, err)
 	}
 }
+
+// A batch that runs when its recipients' window has closed (a backlog, a
+// worker down for the evening) shows them in the run's counts as waiting for
+// the window, and the reconciler leaves the batch alone until it opens.
+func TestLateBatchCountsItsWaitingRecipients(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(d.String(), func(t *testing.T) {
+			b := setup(t, d)
+			ctx := context.Background()
+			shanghai := mustZone(t, "Asia/Shanghai")
+			clk, rec := simulate(b, time.Date(2027, 3, 1, 20, 0, 0, 0, shanghai))
+			c := *b.cfg.Campaigns["announce"]
+			c.Channels, c.Delivery, c.FollowUps = []string{channels.SMS}, campaigns.DeliveryFirst, nil
+			c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60}
+			b.cfg.Campaigns["announce"] = &c
+			var custs []customer.Customer
+			for i := range 4 {
+				custs = append(custs, customer.Customer{ExternalID: fmt.Sprintf("sh-%d", i), Name: "Recipient",
+					Phone: fmt.Sprintf("+861390000000%d", i), TimeZone: "Asia/Shanghai", Tier: customer.TierGold,
+					SMSConsent: customer.Consent{Granted: true}})
+			}
+			if err := b.db.UpsertCustomers(ctx, custs); err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := json.Marshal(delivery.RunPayload{Campaign: "announce", Occurrence: "once"})
+			if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
+				t.Fatal(err)
+			}
+			tasks := newTasks(t, b, map[string]bool{}, clk.Now())
+			if len(tasks) != 1 {
+				t.Fatalf("%d batches, want 1 due at once", len(tasks))
+			}
+
+			// The batch runs 90 minutes late, after 21:00.
+			clk.Set(time.Date(2027, 3, 1, 21, 30, 0, 0, shanghai))
+			if err := b.pipeline.HandleBatch(ctx, tasks[0].task); err == nil {
+				t.Fatal("a batch outside its window finished")
+			}
+			if len(rec.sent) != 0 {
+				t.Fatalf("%d sent after 21:00", len(rec.sent))
+			}
+			sum, err := b.db.RunSummaryOf(ctx, "announce", "once")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sum.Counts) != 1 || sum.Counts[0] != (store.Count{Status: store.StatusDeferred, Reason: store.ReasonWaitingForWindow, N: 4}) {
+				t.Errorf("run counts %+v, want 4 deferred %q", sum.Counts, store.ReasonWaitingForWindow)
+			}
+			stale, err := b.db.StaleBatches(ctx, delivery.StaleAfter)
+			if err != nil || len(stale) != 0 {
+				t.Errorf("reconciler candidates %d %v, want none before the window opens", len(stale), err)
+			}
+
+			// At 09:00 they are sent, and nothing is counted as waiting.
+			drain(t, b, clk, []due{{time.Date(2027, 3, 2, 9, 0, 0, 0, shanghai), tasks[0].task}})
+			sum, err = b.db.RunSummaryOf(ctx, "announce", "once")
+			if err != nil || sum.Status != store.RunDone || sum.Total(store.StatusSent) != 4 || sum.Total(store.StatusDeferred) != 0 {
+				t.Errorf("run: %+v %v, want done with 4 sent", sum, err)
+			}
+		})
+	}
+}
