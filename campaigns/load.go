@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ type Settings struct {
 	Channels  ChannelSettings
 	// FrequencyCap applies to every campaign that does not set its own.
 	FrequencyCap FrequencyCap
+	// TrustedProxies are the reverse proxies in front of `tidings web`
+	// whose X-Forwarded-For it believes, for the client's address.
+	TrustedProxies []netip.Prefix
 }
 
 // DeliverySettings tune the pipeline.
@@ -266,6 +270,22 @@ func (d decoder) settings(n *node, s *Settings) {
 		},
 		"channels":      func(v *node) { d.channelSettings(v, &s.Channels) },
 		"frequency_cap": func(v *node) { d.frequencyCap(v, "frequency_cap", &s.FrequencyCap) },
+		"trusted_proxies": func(v *node) {
+			items, nodes, _ := d.strList(v, "trusted_proxies")
+			s.TrustedProxies = nil
+			for i, it := range items {
+				p, err := netip.ParsePrefix(it)
+				if err != nil {
+					a, aerr := netip.ParseAddr(it)
+					if aerr != nil {
+						d.errorf(nodes[i], "an address or a CIDR range, such as 10.0.0.0/8 or 192.0.2.7", "trusted_proxies[%d]: bad address %q", i, it)
+						continue
+					}
+					p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+				}
+				s.TrustedProxies = append(s.TrustedProxies, p.Masked())
+			}
+		},
 		"phone_region": func(v *node) {
 			r, ok := d.str(v, "phone_region")
 			if !ok {

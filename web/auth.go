@@ -114,11 +114,40 @@ func (s *Server) mac(parts ...string) []byte {
 	return m.Sum(nil)
 }
 
-// check returns the account whose name and password these are, or nil. It
-// compares against every account, so its time does not tell which part
-// was wrong.
-func (s *Server) check(name, password string) *account {
+// check returns the account whose name and password these are, or nil,
+// unless the client has failed too often lately: then it returns a
+// *tooManyFailures without checking. Each failure is logged, with the
+// client's address and the user name if it is an account's, never the
+// password.
+func (s *Server) check(r *http.Request, via, name, password string) (*account, error) {
 	nh, ph := sha256.Sum256([]byte(name)), sha256.Sum256([]byte(password))
+	addr, key := clientOf(r, s.config().Settings.TrustedProxies)
+	var a *account
+	v, failures, wait := s.logins.guard(key, func() bool {
+		a = s.match(nh, ph)
+		return a != nil
+	})
+	switch v {
+	case passed:
+		return a, nil
+	case refused:
+		s.log.Debug("dashboard login refused: too many failures", "remote", addr, "via", via, "retry_after", wait)
+		return nil, &tooManyFailures{wait: wait}
+	}
+	// A name that is no account's is not logged: people type passwords
+	// into it.
+	user := "(other)"
+	if s.account(name) != nil {
+		user = name
+	}
+	s.log.Warn("dashboard login failed", "remote", addr, "user", user, "via", via, "failures", failures, "limit", loginFailures)
+	return nil, errBadCredentials
+}
+
+// match returns the account with these hashes of name and password, or
+// nil. It compares against every account, so its time does not tell which
+// part was wrong.
+func (s *Server) match(nh, ph [32]byte) *account {
 	var found *account
 	for i := range s.accounts {
 		a := &s.accounts[i]
@@ -172,17 +201,27 @@ func (s *Server) session(value string) *principal {
 	return &principal{Name: a.Name, Role: a.Role, cookie: value}
 }
 
-// errBadCredentials is a wrong user name or password in HTTP Basic.
+// errBadCredentials is a wrong user name or password.
 var errBadCredentials = errors.New("wrong user name or password")
+
+// tooManyFailures refuses a client that has given wrong credentials too
+// often lately.
+type tooManyFailures struct {
+	wait time.Duration // until the client may try again
+}
+
+func (e *tooManyFailures) Error() string {
+	return "too many failed logins; try again in " + e.wait.Round(time.Second).String()
+}
 
 // authenticate finds who made a request: HTTP Basic credentials (for
 // scripts) if it has them, else the session cookie (for browsers). Wrong
 // Basic credentials do not fall back on the cookie.
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if name, pw, ok := r.BasicAuth(); ok {
-		a := s.check(name, pw)
+		a, err := s.check(r, "basic", name, pw)
 		if a == nil {
-			return nil, errBadCredentials
+			return nil, err
 		}
 		return &principal{Name: a.Name, Role: a.Role}, nil
 	}
@@ -243,8 +282,13 @@ func wantsHTML(r *http.Request) bool {
 
 // unauthorized answers 401: a browser gets the login form; anything else
 // a Basic challenge, except a browser's own fetch, which would otherwise
-// pop up the browser's password dialog.
+// pop up the browser's password dialog. A client over the failed-login
+// limit gets 429 instead.
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	if tm, ok := errors.AsType[*tooManyFailures](err); ok {
+		s.throttled(w, r, tm.wait)
+		return
+	}
 	if wantsHTML(r) {
 		next := "/"
 		if r.Method == http.MethodGet {
@@ -263,6 +307,23 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, err error)
 	http.Error(w, "401 unauthorized: log in, or send HTTP Basic credentials", http.StatusUnauthorized)
 }
 
+// throttled answers 429 to a client over the failed-login limit,
+// with Retry-After in seconds and, for a browser, a page saying when to
+// come back. No Basic challenge: the client should wait, not retry.
+func (s *Server) throttled(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+	minutes := int((wait + time.Minute - 1) / time.Minute)
+	msg := "Too many failed logins from your address. Try again in " + strconv.Itoa(minutes) + " minutes."
+	if minutes == 1 {
+		msg = "Too many failed logins from your address. Try again in a minute."
+	}
+	if !wantsHTML(r) {
+		http.Error(w, "429 too many requests: "+msg, http.StatusTooManyRequests)
+		return
+	}
+	s.message(w, r, http.StatusTooManyRequests, page{Title: "Too many attempts", Error: msg})
+}
+
 type loginView struct{ Next string }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -276,15 +337,18 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	next := localPath(r.PostFormValue("next"))
-	a := s.check(r.PostFormValue("username"), r.PostFormValue("password"))
+	a, err := s.check(r, "form", r.PostFormValue("username"), r.PostFormValue("password"))
+	if tm, ok := errors.AsType[*tooManyFailures](err); ok {
+		s.throttled(w, r, tm.wait)
+		return
+	}
 	if a == nil {
-		// Not the typed name: people type passwords into it.
-		s.log.Warn("dashboard login failed", "remote", r.RemoteAddr)
 		s.render(w, r, http.StatusUnauthorized, "login.html", page{Title: "Log in", Error: "Wrong user name or password.", Body: loginView{Next: next}})
 		return
 	}
 	s.setSession(w, r, s.newSession(a), int(sessionTTL/time.Second))
-	s.log.Info("dashboard login", "user", a.Name, "remote", r.RemoteAddr)
+	addr, _ := clientOf(r, s.config().Settings.TrustedProxies)
+	s.log.Info("dashboard login", "user", a.Name, "remote", addr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -10,7 +10,10 @@
 //     the environment ([UsersFromEnv]): an admin, who may also send,
 //     dry-run, pause and resume, and a read-only viewer. Unsafe requests
 //     must pass [net/http.CrossOriginProtection] and, from a browser
-//     session, carry the form's CSRF token.
+//     session, carry the form's CSRF token. A client address (an IPv6
+//     /64) that gives wrong credentials 5 times in 15 minutes, by form or
+//     Basic, gets 429 with Retry-After until the oldest failure is 15
+//     minutes old; the count is per process.
 //   - /queues/: asynqmon, behind the same login; viewers get its read-only
 //     mode and any non-GET request from them is refused before it.
 //   - /u/TOKEN: unsubscribe, authorized by the HMAC-signed token alone. GET

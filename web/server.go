@@ -60,6 +60,7 @@ type Server struct {
 	templates   func() *templates.Set
 	signer      *signing.Signer
 	accounts    []account
+	logins      *loginLimiter
 	sessionKey  []byte
 	twilioToken string
 	log         *slog.Logger
@@ -109,6 +110,7 @@ func New(o Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.logins = newLoginLimiter(s.now)
 	seen := map[string]bool{}
 	for _, u := range o.Users {
 		if u.Name == "" || u.Password == "" || (u.Role != RoleAdmin && u.Role != RoleViewer) || seen[u.Name] {
