@@ -527,7 +527,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			// Deleted since the run paged the audience: a skipped row per
 			// row the run counted on.
 			for _, ch := range c.Channels[:perCustomer(c)] {
-				steps = append(steps, step{channel: ch, skip: "customer_deleted"})
+				steps = append(steps, step{channel: ch, skip: store.ReasonCustomerDeleted})
 			}
 		}
 		for _, st := range steps {

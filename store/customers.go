@@ -122,15 +122,28 @@ func (s *DB) upsertChunk(ctx context.Context, tx *sql.Tx, cs []customer.Customer
 		return nil
 	}
 	now := s.now()
+	// New customers are numbered above an erased customer's id (see idFloor);
+	// the ids given to rows that turn out to be updates are not used.
+	floor, err := s.idFloor(ctx, tx)
+	if err != nil {
+		return err
+	}
+	columns := customerColumns
+	if floor > 0 {
+		columns = append([]string{"id"}, customerColumns...)
+	}
 	var q strings.Builder
-	q.WriteString("INSERT INTO customers (" + strings.Join(customerColumns, ", ") + ") VALUES ")
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(customerColumns)), ", ") + ")"
-	args := make([]any, 0, len(cs)*len(customerColumns))
+	q.WriteString("INSERT INTO customers (" + strings.Join(columns, ", ") + ") VALUES ")
+	row := "(" + placeholders(len(columns)) + ")"
+	args := make([]any, 0, len(cs)*len(columns))
 	for i, c := range cs {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		q.WriteString(row)
+		if floor > 0 {
+			args = append(args, floor+int64(i)+1)
+		}
 		attrs := "{}"
 		if len(c.Attributes) > 0 {
 			b, err := json.Marshal(c.Attributes)

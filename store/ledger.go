@@ -50,19 +50,35 @@ type Delivery struct {
 // already exists: someone else claimed or settled it, and this caller must
 // not send. That single INSERT is what makes each send happen at most once.
 // run names the run that claims it (see Delivery.Run).
+//
+// It also reports false, and records the row as skipped with
+// ReasonCustomerDeleted, when the customer no longer exists: a batch loads
+// its customers when it starts, and one erased since must get no message
+// and leave no address in the ledger.
 func (s *DB) ClaimDelivery(ctx context.Context, k DeliveryKey, run, address, coupon string) (bool, error) {
 	now := s.timeArg(s.now())
 	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO deliveries
 		(campaign, occurrence, customer_id, channel, run, status, address, coupon, attempts, claimed_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, 'sending', ?, ?, 1, ?, ?, ?)
+		SELECT ?, ?, ?, ?, ?, 'sending', ?, ?, 1, ?, ?, ?
+		WHERE EXISTS (SELECT 1 FROM customers WHERE id = ?)
 		ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`),
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(run), nullString(address), nullString(coupon), now, now, now)
+		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(run), nullString(address), nullString(coupon), now, now, now,
+		k.CustomerID)
 	if err != nil {
 		return false, fmt.Errorf("claim delivery: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	// The row exists (this writes nothing then), or the customer is gone.
+	_, err = s.RecordOutcome(ctx, k, run, StatusSkipped, ReasonCustomerDeleted, "")
+	return false, err
 }
+
+// ReasonCustomerDeleted is the reason of a skipped row for a customer
+// deleted (or erased) after the run paged its audience.
+const ReasonCustomerDeleted = "customer_deleted"
 
 // SettleDelivery moves a Sending row to its outcome. It fails if the row is
 // not Sending, so an outcome is never overwritten.

@@ -339,18 +339,30 @@ func (s *DB) completeRun(ctx context.Context, campaign, occurrence string) error
 
 // RecordOutcome writes a settled row without a claim, for recipients that
 // are skipped before anything is sent. It reports false when the row exists.
+// A row with an address is written only while the customer exists (see
+// ClaimDelivery); for one erased since, the row is skipped with
+// ReasonCustomerDeleted and no address.
 func (s *DB) RecordOutcome(ctx context.Context, k DeliveryKey, run string, status Status, reason, address string) (bool, error) {
 	now := s.timeArg(s.now())
-	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO deliveries
+	insert := `INSERT INTO deliveries
 		(campaign, occurrence, customer_id, channel, run, status, reason, address, settled_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`),
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(run), string(status), nullString(reason), nullString(address), now, now, now)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+	args := []any{k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(run), string(status), nullString(reason), nullString(address), now, now, now}
+	if address == "" {
+		insert += ` WHERE TRUE`
+	} else {
+		insert += ` WHERE EXISTS (SELECT 1 FROM customers WHERE id = ?)`
+		args = append(args, k.CustomerID)
+	}
+	res, err := s.db.ExecContext(ctx, s.rebind(insert+` ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`), args...)
 	if err != nil {
 		return false, fmt.Errorf("record outcome: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil || n == 1 || address == "" {
+		return n == 1, err
+	}
+	return s.RecordOutcome(ctx, k, run, StatusSkipped, ReasonCustomerDeleted, "")
 }
 
 // ReleaseDelivery deletes a claim whose send certainly did not happen (the

@@ -112,7 +112,11 @@ func TestUpsertRepeatedExternalIDInOneCall(t *testing.T) {
 func TestClaimIsExclusive(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		k := store.DeliveryKey{Campaign: "spring-festival", Occurrence: "2027-02-06", CustomerID: 42, Channel: "sms"}
+		if err := db.UpsertCustomers(ctx, []customer.Customer{{ExternalID: "C42"}}); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := db.CustomerByExternalID(ctx, "C42")
+		k := store.DeliveryKey{Campaign: "spring-festival", Occurrence: "2027-02-06", CustomerID: c.ID, Channel: "sms"}
 		var wins atomic.Int32
 		var wg sync.WaitGroup
 		for i := 0; i < 8; i++ {
@@ -133,7 +137,7 @@ func TestClaimIsExclusive(t *testing.T) {
 			t.Fatalf("%d claims won, want 1", wins.Load())
 		}
 		// Another channel or occurrence is another row.
-		if ok, _ := db.ClaimDelivery(ctx, store.DeliveryKey{Campaign: k.Campaign, Occurrence: k.Occurrence, CustomerID: 42, Channel: "email"}, k.Occurrence, "a@example.com", ""); !ok {
+		if ok, _ := db.ClaimDelivery(ctx, store.DeliveryKey{Campaign: k.Campaign, Occurrence: k.Occurrence, CustomerID: c.ID, Channel: "email"}, k.Occurrence, "a@example.com", ""); !ok {
 			t.Error("claim on another channel refused")
 		}
 		if err := db.SettleDelivery(ctx, k, store.StatusSent, "", "SM123"); err != nil {

@@ -19,9 +19,9 @@ import (
 func (a *app) customersCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "customers",
-		Short: "Import or generate customers",
+		Short: "Import, generate or erase customers",
 	}
-	cmd.AddCommand(a.importCommand(), a.generateCommand())
+	cmd.AddCommand(a.importCommand(), a.generateCommand(), a.eraseCommand())
 	return cmd
 }
 

@@ -94,6 +94,7 @@ Environment:
 		a.workerCommand(), a.sendCommand(), a.runsCommand(), a.previewCommand(), a.resumeCommand(), a.benchCommand(), a.schedulerCommand())
 	root.AddCommand(a.webCommand())
 	root.AddCommand(a.healthcheckCommand())
+	root.AddCommand(a.suppressionsCommand())
 	return root
 }
 

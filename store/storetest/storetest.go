@@ -8,9 +8,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -94,4 +96,44 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 			fn(t, Open(t, d))
 		})
 	}
+}
+
+// CellsContaining returns "table.column: value" for every cell of the
+// tables that contains one of needles: where personal data is left.
+func CellsContaining(t testing.TB, db *store.DB, tables []string, needles ...string) []string {
+	t.Helper()
+	var out []string
+	for _, table := range tables {
+		rows, err := db.SQL().Query("SELECT * FROM " + table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range vals {
+				s := fmt.Sprint(v)
+				if b, ok := v.([]byte); ok {
+					s = string(b)
+				}
+				for _, n := range needles {
+					if strings.Contains(s, n) {
+						out = append(out, table+"."+cols[i]+": "+s)
+					}
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return out
 }
