@@ -102,6 +102,16 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if run.Paged || run.Status == store.RunFailed {
+		if run.Status == store.RunSending || run.Status == store.RunPaused {
+			// The run task again, in a Redis that lost the batches' tasks
+			// (the demo's in-process Redis after a restart, a Redis
+			// without persistence): its pending batches are enqueued
+			// again now rather than when the reconciler notices them.
+			// Those whose tasks are there are left be.
+			if err := p.reenqueuePending(ctx, c.Name, pl.Occurrence); err != nil {
+				return err
+			}
+		}
 		log.Info("run already enqueued", "status", run.Status)
 		return nil
 	}
@@ -161,6 +171,23 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	log.Info("run enqueued", "batches", len(recorded)+pager.batches)
+	return nil
+}
+
+// reenqueuePending enqueues a run's pending batches whose tasks are missing.
+func (p *Pipeline) reenqueuePending(ctx context.Context, campaign, run string) error {
+	batches, err := p.Store.RunBatches(ctx, campaign, run)
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if b.Status != "pending" {
+			continue
+		}
+		if err := p.enqueueBatch(ctx, b); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -217,3 +217,57 @@ func TestReviveFailedRun(t *testing.T) {
 		t.Errorf("revived run: targeted %d, counts %+v", sum.Targeted, sum.Counts)
 	}
 }
+
+// The run task run again after Redis lost everything (the demo's
+// in-process Redis on its next start, a Redis without persistence)
+// enqueues the run's unfinished batches at once, not when the reconciler
+// notices them minutes later; the finished ones are not sent again.
+func TestRunAgainAfterRedisLostItsTasks(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 1200)
+	b.cfg.Settings.Delivery.BatchSize = 100
+	ctx := context.Background()
+	c := b.cfg.Campaigns["announce"]
+	task := asynq.NewTask(delivery.TypeRun, []byte(`{"campaign":"announce","occurrence":"once"}`))
+	if err := b.pipeline.HandleRun(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	// Three batches are delivered, then Redis loses every task.
+	insp := asynq.NewInspector(b.redis.Opt())
+	defer insp.Close()
+	pending, err := insp.ListPendingTasks(delivery.QueueFor(c.Priority), asynq.PageSize(100))
+	if err != nil || len(pending) < 5 {
+		t.Fatalf("%d pending batch tasks %v, want several", len(pending), err)
+	}
+	for _, ti := range pending[:3] {
+		if err := b.pipeline.HandleBatch(ctx, asynq.NewTask(ti.Type, ti.Payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sentBefore := b.sender.total.Load()
+	rdb := b.redis.Client(t)
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := b.pipeline.HandleRun(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	// Read off Redis itself: the Inspector no longer knows the queue (an
+	// asynq.Client registers a queue's name once per process, so it is not
+	// written again after the loss; servers find their queues by name).
+	again, err := rdb.LLen(ctx, "asynq:{"+delivery.QueueFor(c.Priority)+"}:pending").Result()
+	if err != nil || int(again) != len(pending)-3 {
+		t.Fatalf("%d batch tasks after the run task ran again %v, want the %d unfinished", again, err, len(pending)-3)
+	}
+	b.startWorker(t, 4)
+	sum := b.waitDone(t, "announce", "once", 30*time.Second) // the reconciler would take minutes
+	for id, n := range b.sender.sends {
+		if n != 1 {
+			t.Errorf("%s sent %d times", id, n)
+		}
+	}
+	if sum.Total(store.StatusSent) != b.sender.total.Load() || b.sender.total.Load() <= sentBefore {
+		t.Errorf("ledger %d sent, sender %d (%d before the loss)", sum.Total(store.StatusSent), b.sender.total.Load(), sentBefore)
+	}
+}
