@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -109,6 +110,16 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 		dashboard = url
 	}
 
+	// Ctrl-C before the first runs finish stops the demo as cleanly as
+	// later: the worker finishes or hands back its batches, and the next
+	// `tidings demo` carries the runs on (the ledger keeps what was sent).
+	interrupted := func(err error) bool {
+		if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			return false
+		}
+		fmt.Fprintf(a.stdout, "stopping before the first runs finished; `tidings demo` again carries them on …\n")
+		return true
+	}
 	now := time.Now()
 	fmt.Fprintf(a.stdout, "running %d sample campaigns through an in-process Redis and worker …\n", len(cfg.Campaigns))
 	start := time.Now()
@@ -116,6 +127,9 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 		c := cfg.Campaigns[name]
 		occ := delivery.DefaultOccurrence(c, now)
 		if _, err := delivery.EnqueueRun(ctx, client, c, occ); err != nil {
+			if interrupted(err) {
+				return stopWorker()
+			}
 			return err
 		}
 	}
@@ -124,6 +138,9 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 		occ := delivery.DefaultOccurrence(cfg.Campaigns[name], now)
 		s, err := a.waitRun(ctx, db, name, occ)
 		if err != nil {
+			if interrupted(err) {
+				return stopWorker()
+			}
 			return err
 		}
 		summaries = append(summaries, s)
