@@ -697,14 +697,15 @@ func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKe
 	}
 	switch {
 	case ce.Reason == channels.ReasonOutsideWindow:
-		// The window closed while the send waited for a rate-limit token:
-		// nothing left. The batch stops and, retried at once, defers this
-		// recipient and the others whose window closed to their next
-		// opening, and sends to those whose window is still open.
+		// The window closes before a rate-limit token is free: nothing
+		// left. The batch stops and is retried just after the close, when
+		// it defers this recipient (and the others whose window closed) to
+		// the next opening and sends to those whose window is still open.
 		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
 			return true, err
 		}
-		return true, &retryLater{Wait: time.Second, Err: ce, Progressed: true}
+		wait := max(time.Second, st.notAfter.Sub(p.now())+time.Second)
+		return true, &retryLater{Wait: wait, Err: ce, Progressed: true}
 	case ce.Reason == channels.ReasonAuth:
 		// Our credentials, not this recipient: the run is paused (above),
 		// and this recipient waits with the others.

@@ -108,7 +108,14 @@ func closesAt(w campaigns.Window, loc *time.Location, t time.Time) time.Time {
 		day = 1 // a window across midnight, entered before midnight
 	}
 	wall := time.Date(l.Year(), l.Month(), l.Day()+day, int(w.End)/60, int(w.End)%60, 0, 0, time.UTC)
-	return scheduler.Resolve(wall, loc)
+	if end := scheduler.Resolve(wall, loc); end.After(t) {
+		return end
+	}
+	// On the second pass through a fall-back night's repeated hour, the
+	// end's first occurrence has passed: the window ends at its second,
+	// read with the offset in effect now.
+	_, off := l.Zone()
+	return wall.Add(-time.Duration(off) * time.Second)
 }
 
 // inWindow reports whether a local time is inside [Start, End); a window
