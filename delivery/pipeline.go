@@ -498,7 +498,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 		end = nextAnchor(c, anchor)
 	}
 	var waitUntil time.Time // the soonest window opening of a deferred recipient
-	deferred := 0
+	deferred := 0           // ledger rows the deferred recipients lack
 	for _, id := range pl.CustomerIDs {
 		if err := ctx.Err(); err != nil {
 			return err // shutting down: nothing more is claimed; the rest is retried
@@ -515,6 +515,26 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 				earlier++
 			}
 			continue
+		}
+		// Ledger rows this recipient still lacks: one under delivery:
+		// first, one per channel without a row under all.
+		missing := perCustomer(c)
+		if c.Delivery == campaigns.DeliveryAll {
+			missing = 0
+			for _, ch := range c.Channels {
+				if _, ok := have[ch]; !ok {
+					missing++
+				}
+			}
+			if missing == 0 {
+				// Settled on every channel by an earlier attempt or run.
+				for _, r := range have {
+					if r != pl.Occurrence {
+						earlier++
+					}
+				}
+				continue
+			}
 		}
 		var steps []step
 		var notAfter time.Time
@@ -536,7 +556,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 					if waitUntil.IsZero() || due.Before(waitUntil) {
 						waitUntil = due
 					}
-					deferred++
+					deferred += missing
 					continue
 				}
 				notAfter = closesAt(window, loc, now)
@@ -595,7 +615,7 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		return &retryLater{Wait: wait, Progressed: true,
-			Err: channels.Retryable(channels.ReasonOutsideWindow, wait, fmt.Errorf("%d recipients outside the send window", deferred))}
+			Err: channels.Retryable(channels.ReasonOutsideWindow, wait, fmt.Errorf("%d deliveries wait for the send window", deferred))}
 	}
 	return p.Store.BatchDone(ctx, c.Name, pl.Occurrence, pl.CustomerIDs[0], earlier)
 }

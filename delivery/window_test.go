@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -546,5 +547,67 @@ func TestLateBatchCountsItsWaitingRecipients(t *testing.T) {
 				t.Errorf("run: %+v %v, want done with 4 sent", sum, err)
 			}
 		})
+	}
+}
+
+// failingFor fails one address with a retryable provider error.
+type failingFor struct {
+	channels.Sender
+	to string
+}
+
+func (f failingFor) Send(ctx context.Context, m channels.Message) (string, error) {
+	if m.To == f.to {
+		return "", channels.Retryable(channels.ReasonUnavailable, time.Minute, errors.New("503 service unavailable"))
+	}
+	return f.Sender.Send(ctx, m)
+}
+
+// Under delivery: all, a batch retried after the window closed counts as
+// waiting only the rows it still lacks: not a customer whose every channel
+// was settled before, nor the channel a customer already got. The run's
+// counts add up to what it targeted.
+func TestLateBatchCountsOnlyMissingRows(t *testing.T) {
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	shanghai := mustZone(t, "Asia/Shanghai")
+	clk, rec := simulate(b, time.Date(2027, 3, 1, 20, 0, 0, 0, shanghai))
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: failingFor{rec, "b@example.com"}}
+	c := *b.cfg.Campaigns["announce"]
+	c.Channels, c.Delivery, c.FollowUps = []string{channels.SMS, channels.Email}, campaigns.DeliveryAll, nil
+	c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60}
+	b.cfg.Campaigns["announce"] = &c
+	var custs []customer.Customer
+	for i, name := range []string{"a", "b"} {
+		custs = append(custs, customer.Customer{ExternalID: name, Name: name, Phone: fmt.Sprintf("+861390000000%d", i),
+			Email: name + "@example.com", TimeZone: "Asia/Shanghai", Tier: customer.TierGold,
+			SMSConsent: customer.Consent{Granted: true}, EmailConsent: customer.Consent{Granted: true}})
+	}
+	if err := b.db.UpsertCustomers(ctx, custs); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(delivery.RunPayload{Campaign: "announce", Occurrence: "once"})
+	if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
+		t.Fatal(err)
+	}
+	tasks := newTasks(t, b, map[string]bool{}, clk.Now())
+	// 20:00: a gets SMS and email, b the SMS; b's email provider fails.
+	if err := b.pipeline.HandleBatch(ctx, tasks[0].task); err == nil {
+		t.Fatal("the batch finished despite the provider's 503")
+	}
+	// 21:30: the retry finds the window closed.
+	clk.Set(time.Date(2027, 3, 1, 21, 30, 0, 0, shanghai))
+	if err := b.pipeline.HandleBatch(ctx, tasks[0].task); err == nil {
+		t.Fatal("the batch finished outside the window")
+	}
+	sum, err := b.db.RunSummaryOf(ctx, "announce", "once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Targeted != 4 || sum.Total(store.StatusSent) != 3 || sum.Total(store.StatusDeferred) != 1 || sum.Total("") != 4 {
+		t.Errorf("targeted %d, counts %+v; want 3 sent and b's email deferred, 4 in all", sum.Targeted, sum.Counts)
+	}
+	if n := len(rec.sent); n != 2 {
+		t.Errorf("%d customers got messages, want 2", n)
 	}
 }

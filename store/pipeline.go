@@ -313,9 +313,10 @@ func (s *DB) BatchDone(ctx context.Context, campaign, occurrence string, firstID
 	return s.completeRun(ctx, campaign, occurrence)
 }
 
-// DeferBatch records that a batch ran and left waiting recipients
-// outside their send window until until: the run's counts show them as
-// deferred, and the reconciler leaves the batch alone until then.
+// DeferBatch records that a batch ran and left recipients outside their
+// send window waiting until until, lacking waiting ledger rows between
+// them: the run's counts show those rows as deferred, and the reconciler
+// leaves the batch alone until then.
 func (s *DB) DeferBatch(ctx context.Context, campaign, occurrence string, firstID int64, until time.Time, waiting int) error {
 	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE run_batches SET not_before = ?, waiting = ?
 		WHERE campaign = ? AND occurrence = ? AND first_id = ? AND status = 'pending'`),
@@ -543,7 +544,7 @@ func (s *DB) runCounts(ctx context.Context, campaign, run string) ([]Count, erro
 		SELECT 'failed', 'batch abandoned: ' || COALESCE(reason, ''), SUM(abandoned) FROM run_batches
 		WHERE campaign = ? AND occurrence = ? AND status = 'abandoned' GROUP BY reason
 		UNION ALL
-		SELECT 'deferred', ?, SUM(COALESCE(waiting, size) * per_customer) FROM run_batches
+		SELECT 'deferred', ?, SUM(COALESCE(waiting, size * per_customer)) FROM run_batches
 		WHERE campaign = ? AND occurrence = ? AND status = 'pending' AND not_before > ?
 		ORDER BY 1, 3 DESC`), campaign, run, ReasonEarlierRun, campaign, run, campaign, run,
 		ReasonWaitingForWindow, campaign, run, s.timeArg(s.now()))
