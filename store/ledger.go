@@ -122,16 +122,24 @@ func (s *DB) GetDelivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
 }
 
 // Suppress adds an address to a channel's suppression list, or updates the
-// reason of one already there.
+// reason of one already there (see suppressSQL).
 func (s *DB) Suppress(ctx context.Context, channel, address, reason string) error {
-	_, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO suppressions (channel, address, reason, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (channel, address) DO UPDATE SET reason = excluded.reason`),
-		channel, address, reason, s.timeArg(s.now()))
+	_, err := s.db.ExecContext(ctx, s.rebind(suppressSQL), channel, address, reason, s.timeArg(s.now()))
 	if err != nil {
 		return fmt.Errorf("suppress %s %s: %w", channel, address, err)
 	}
 	return nil
 }
+
+// suppressSQL adds (channel, address, reason, created_at) to the
+// suppression list. An entry already there takes the new reason unless
+// that would turn an opt-out (or a reason Tidings does not write) into a
+// bounce: a send in flight when the recipient unsubscribed may still come
+// back "no such user", and the opt-out must stay one — an erasure removes
+// bounces, and `suppressions lift` lifts them without --force (CauseOf).
+const suppressSQL = `INSERT INTO suppressions (channel, address, reason, created_at) VALUES (?, ?, ?, ?)
+	ON CONFLICT (channel, address) DO UPDATE SET reason = excluded.reason
+	WHERE suppressions.reason LIKE 'no such user%' OR excluded.reason NOT LIKE 'no such user%'`
 
 // Suppressed reports whether an address is on a channel's suppression list,
 // and why.

@@ -124,9 +124,7 @@ func (s *DB) OptInPhone(ctx context.Context, phone string) (int64, error) {
 // suppressTx is Suppress within a transaction, stamped with now (the time
 // the consent was withdrawn, which OptInPhone compares with).
 func (s *DB) suppressTx(ctx context.Context, tx *sql.Tx, channel, address, reason string, now any) error {
-	_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO suppressions (channel, address, reason, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (channel, address) DO UPDATE SET reason = excluded.reason`),
-		channel, address, reason, now)
+	_, err := tx.ExecContext(ctx, s.rebind(suppressSQL), channel, address, reason, now)
 	if err != nil {
 		return fmt.Errorf("suppress %s address: %w", channel, err)
 	}

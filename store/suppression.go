@@ -55,7 +55,7 @@ const ReasonErasureRequest = "erasure request"
 // user: …" (delivery, on a 5.1.1-style SMTP refusal).
 func CauseOf(reason string) Cause {
 	switch {
-	case strings.HasPrefix(reason, "no such user"):
+	case strings.HasPrefix(reason, "no such user"): // as suppressSQL tells a bounce
 		return CauseBounce
 	case strings.HasPrefix(reason, "unsubscribed "), strings.HasPrefix(reason, "replied "), reason == ReasonErasureRequest:
 		return CauseOptOut

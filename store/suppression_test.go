@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/store/storetest"
 )
@@ -101,6 +102,42 @@ func TestSuppressionListAndLift(t *testing.T) {
 		}
 		if ok, _, _ := db.Suppressed(ctx, "sms", "+8613800000001"); ok {
 			t.Error("still suppressed after a forced lift")
+		}
+	})
+}
+
+// A bounce that comes back after an opt-out (a send in flight when the
+// person clicked unsubscribe) does not turn the opt-out into a bounce: the
+// entry survives an erasure and is not lifted without --force. An opt-out
+// after a bounce does replace it.
+func TestBounceDoesNotReplaceOptOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		cs := addPeople(t, db, customer.Customer{ExternalID: "E1", Name: "W", Email: "w@example.com"})
+		if _, err := db.Unsubscribe(ctx, cs[0].ID, "email", "unsubscribed by link"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Suppress(ctx, "email", "w@example.com", "no such user: 550 5.1.1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, reason, _ := db.Suppressed(ctx, "email", "w@example.com"); reason != "unsubscribed by link" {
+			t.Errorf("after a late bounce the entry says %q, want the opt-out", reason)
+		}
+		if _, err := db.EraseCustomer(ctx, "E1", store.EraseOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, _ := db.Suppressed(ctx, "email", "w@example.com"); !ok {
+			t.Errorf("the opt-out of w@example.com is gone after erasure")
+		}
+
+		if err := db.Suppress(ctx, "email", "x@example.com", "no such user: 550 5.1.1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Suppress(ctx, "email", "x@example.com", "unsubscribed at the provider"); err != nil {
+			t.Fatal(err)
+		}
+		if _, reason, _ := db.Suppressed(ctx, "email", "x@example.com"); reason != "unsubscribed at the provider" {
+			t.Errorf("an opt-out after a bounce: %q, want the opt-out", reason)
 		}
 	})
 }
