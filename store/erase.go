@@ -86,6 +86,13 @@ func (s *DB) EraseCustomer(ctx context.Context, externalID string, opt EraseOpti
 	if n, _ := res.RowsAffected(); n != 1 {
 		return e, ErrNotFound // erased by someone else meanwhile
 	}
+	if s.dialect == SQLite {
+		// Never given again (see idFloor).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO customer_id_floor (id, floor) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET floor = MAX(floor, excluded.floor)`, e.CustomerID); err != nil {
+			return e, fmt.Errorf("erase %s: id floor: %w", externalID, err)
+		}
+	}
 	if err := s.scrub(ctx, tx, e.CustomerID, addrs); err != nil {
 		return e, fmt.Errorf("erase %s: %w", externalID, err)
 	}
@@ -213,23 +220,25 @@ func (s *DB) eraseSuppressions(ctx context.Context, tx *sql.Tx, e *Erasure, addr
 // must be numbered, or 0 to let SQLite number them. SQLite gives a new row
 // the largest id in the table plus one, so once the newest customer is
 // erased (or deleted) the next new one would get their id — and with it
-// their ledger rows: occurrences counted as had, messages counted against
-// the frequency cap, and the unsubscribe links and coupon codes in the
-// messages they were sent. An id the ledger has seen is never given again.
-// PostgreSQL's identity column never reuses a number.
+// their ledger rows (occurrences counted as had, messages counted against
+// the frequency cap, the unsubscribe links and coupon codes in the messages
+// they were sent) and their place in batches still waiting for a send
+// window. An id erased (customer_id_floor) or seen by the ledger is never
+// given again. PostgreSQL's identity column never reuses a number.
 func (s *DB) idFloor(ctx context.Context, tx *sql.Tx) (int64, error) {
 	if s.dialect != SQLite {
 		return 0, nil
 	}
-	// Both maxima are read off an index.
-	var ledger, customers int64
-	err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT MAX(customer_id) FROM deliveries), 0), COALESCE((SELECT MAX(id) FROM customers), 0)`).
-		Scan(&ledger, &customers)
+	// Each maximum is read off an index.
+	var floor, customers int64
+	err := tx.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT MAX(customer_id) FROM deliveries), 0),
+		COALESCE((SELECT floor FROM customer_id_floor WHERE id = 1), 0)), COALESCE((SELECT MAX(id) FROM customers), 0)`).
+		Scan(&floor, &customers)
 	if err != nil {
 		return 0, fmt.Errorf("customer ids: %w", err)
 	}
-	if ledger > customers {
-		return ledger, nil
+	if floor > customers {
+		return floor, nil
 	}
 	return 0, nil
 }

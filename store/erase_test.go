@@ -220,3 +220,27 @@ func TestErasedIDsAreNotGivenAgain(t *testing.T) {
 		}
 	})
 }
+
+// An erased customer's id is not given again even when the ledger never
+// saw it (they were in a batch still waiting for their send window, which
+// would otherwise message whoever got the id next).
+func TestErasedIDWithoutLedgerRowsIsNotGivenAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		cs := addPeople(t, db, customer.Customer{ExternalID: "A"}, customer.Customer{ExternalID: "B"})
+		if _, err := db.EraseCustomer(ctx, "B", store.EraseOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got := addPeople(t, db, customer.Customer{ExternalID: "C"})
+		if got[0].ID <= cs[1].ID {
+			t.Errorf("C got id %d, not above the erased B's %d", got[0].ID, cs[1].ID)
+		}
+		// Erasing the newest again moves the floor up.
+		if _, err := db.EraseCustomer(ctx, "C", store.EraseOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if d := addPeople(t, db, customer.Customer{ExternalID: "D"}); d[0].ID <= got[0].ID {
+			t.Errorf("D got id %d, not above the erased C's %d", d[0].ID, got[0].ID)
+		}
+	})
+}
