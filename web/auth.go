@@ -122,8 +122,14 @@ func (s *Server) mac(parts ...string) []byte {
 func (s *Server) check(r *http.Request, via, name, password string) (*account, error) {
 	nh, ph := sha256.Sum256([]byte(name)), sha256.Sum256([]byte(password))
 	addr, key := clientOf(r, s.config().Settings.TrustedProxies)
+	// A name that is no account's is neither logged nor kept: people type
+	// passwords into it.
+	user := "(other)"
+	if s.account(name) != nil {
+		user = name
+	}
 	var a *account
-	v, failures, wait := s.logins.guard(key, func() bool {
+	v, failures, wait := s.logins.guard(key, user, func() bool {
 		a = s.match(nh, ph)
 		return a != nil
 	})
@@ -133,12 +139,6 @@ func (s *Server) check(r *http.Request, via, name, password string) (*account, e
 	case refused:
 		s.log.Debug("dashboard login refused: too many failures", "remote", addr, "via", via, "retry_after", wait)
 		return nil, &tooManyFailures{wait: wait}
-	}
-	// A name that is no account's is not logged: people type passwords
-	// into it.
-	user := "(other)"
-	if s.account(name) != nil {
-		user = name
 	}
 	s.log.Warn("dashboard login failed", "remote", addr, "user", user, "via", via, "failures", failures, "limit", loginFailures)
 	return nil, errBadCredentials

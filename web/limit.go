@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,52 +49,66 @@ type loginLimiter struct {
 	// failures holds each client's failure times, oldest first; entries
 	// are pruned as clients come back and swept when the map is full or
 	// a window has passed since the last sweep.
-	failures map[string][]time.Time
+	failures map[string][]failure
 	swept    time.Time
 }
 
 func newLoginLimiter(now func() time.Time) *loginLimiter {
 	return &loginLimiter{
 		max: loginFailures, window: loginWindow, cap: loginClients, now: now,
-		failures: map[string][]time.Time{},
+		failures: map[string][]failure{},
 	}
 }
 
-// guard runs check, a password comparison, for a client unless the client
-// has failed max times within the window. A failure is counted and a
-// success clears the client's failures. It returns, after a failure, the
+// guard runs check, a password comparison, for a client giving user's
+// name, unless the client has failed max times within the window, under
+// any name. A failure is counted; a success clears the client's failures
+// under that name only, so logging in as viewer does not wipe out the
+// client's guesses at admin's password. It returns, after a failure, the
 // client's failures in the window, this one included; when refused, how
 // long until the client may try again.
 //
 // check runs under the lock, so concurrent guesses cannot all pass the
 // count before any is recorded; it must be quick (compare hashes, do not
 // compute them).
-func (l *loginLimiter) guard(client string, check func() bool) (v verdict, failures int, wait time.Duration) {
+func (l *loginLimiter) guard(client, user string, check func() bool) (v verdict, failures int, wait time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	recent := l.recent(client, now)
 	if len(recent) >= l.max {
-		return refused, len(recent), recent[0].Add(l.window).Sub(now)
+		return refused, len(recent), recent[0].at.Add(l.window).Sub(now)
 	}
 	if check() {
-		delete(l.failures, client)
+		recent = slices.DeleteFunc(recent, func(f failure) bool { return f.user == user })
+		if len(recent) == 0 {
+			delete(l.failures, client)
+		} else {
+			l.failures[client] = recent
+		}
 		return passed, 0, 0
 	}
 	if len(recent) == 0 {
 		l.makeRoom(now)
 	}
-	recent = append(recent, now)
+	recent = append(recent, failure{at: now, user: user})
 	l.failures[client] = recent
 	return failed, len(recent), 0
 }
 
+// failure is a failed password check: when, and the user name given (an
+// account's, or one string for every other name).
+type failure struct {
+	at   time.Time
+	user string
+}
+
 // recent returns a client's failures within the window ending now and
 // forgets the older ones.
-func (l *loginLimiter) recent(client string, now time.Time) []time.Time {
+func (l *loginLimiter) recent(client string, now time.Time) []failure {
 	fs := l.failures[client]
 	i := 0
-	for i < len(fs) && !fs[i].After(now.Add(-l.window)) {
+	for i < len(fs) && !fs[i].at.After(now.Add(-l.window)) {
 		i++
 	}
 	if i == len(fs) {
@@ -122,7 +137,7 @@ func (l *loginLimiter) makeRoom(now time.Time) {
 		found    bool
 	)
 	for c, fs := range l.failures {
-		last := fs[len(fs)-1]
+		last := fs[len(fs)-1].at
 		if !last.After(now.Add(-l.window)) {
 			delete(l.failures, c)
 			continue
@@ -196,9 +211,9 @@ func forwardedFor(r *http.Request) []string {
 }
 
 // parseHop reads one X-Forwarded-For entry: an address, or (from some
-// proxies) an address with a port.
+// proxies) an address with a port, or an IPv6 address in brackets.
 func parseHop(h string) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(h); err == nil {
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
 		return a.Unmap(), true
 	}
 	if ap, err := netip.ParseAddrPort(h); err == nil {

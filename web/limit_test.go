@@ -59,7 +59,7 @@ func wantThrottled(t *testing.T, what string, got response, retryAfter, says str
 // Five wrong passwords from an address, and its next attempt is refused
 // with 429, right password or not, until the oldest failure is 15 minutes
 // old. Other addresses, and sessions already open, are not affected; a
-// successful login clears the address's failures.
+// successful login clears the address's failures at that account.
 func TestFailedLoginsAreLimited(t *testing.T) {
 	b := setup(t, store.SQLite)
 	for i := range 5 {
@@ -87,12 +87,12 @@ func TestFailedLoginsAreLimited(t *testing.T) {
 		t.Fatalf("login once the window has passed: %d\n%s", got.code, got.body)
 	}
 
-	// The success cleared the failures: 4 more, a success, and 5 more are
-	// needed before the next refusal.
+	// The success cleared the failures: 4 more, a success as the same
+	// account, and 5 more are needed before the next refusal.
 	for i := range 4 {
 		wantLoginFailed(t, fmt.Sprintf("after the window, wrong password %d", i+1), b.do(t, formLogin(attacker, "admin", "still guessing")))
 	}
-	if got := b.do(t, formLogin(attacker, "viewer", viewerPassword)); got.code != 303 {
+	if got := b.do(t, formLogin(attacker, "admin", adminPassword)); got.code != 303 {
 		t.Fatalf("login after 4 failures: %d", got.code)
 	}
 	for i := range 5 {
@@ -241,4 +241,38 @@ func TestLoginLimitBehindTrustedProxy(t *testing.T) {
 		wantLoginFailed(t, "guess from an untrusted peer", b.do(t, via(formLogin(other, "admin", "wrong password!"), "10.0.0.1")))
 	}
 	wantThrottled(t, "the untrusted peer", b.do(t, via(formLogin(other, "admin", adminPassword), "203.0.113.50")), "900", "Too many failed logins")
+}
+
+// Logging in as one account does not clear the address's failures at
+// another's password: a viewer cannot guess the admin password for ever by
+// logging in between guesses. The admin's own login does clear their typos.
+func TestAnotherAccountsLoginDoesNotResetTheCount(t *testing.T) {
+	b := setup(t, store.SQLite)
+	for i := range 8 {
+		for range 2 {
+			got := b.do(t, formLogin(attacker, "admin", fmt.Sprint("guess ", i)))
+			if got.code == 429 {
+				if i < 2 {
+					t.Fatalf("refused after %d guesses", 2*i)
+				}
+				return
+			}
+		}
+		if got := b.do(t, request{method: "GET", path: "/", remote: attacker, user: "viewer", pass: viewerPassword}); got.code != 200 {
+			t.Fatalf("viewer: %d", got.code)
+		}
+	}
+	t.Errorf("16 wrong admin passwords from one address, with viewer logins between them, none refused")
+}
+
+func TestOwnLoginClearsOwnTypos(t *testing.T) {
+	b := setup(t, store.SQLite)
+	for range 3 {
+		for range 4 {
+			wantLoginFailed(t, "admin's typo", b.do(t, formLogin(attacker, "admin", "typo typo typo")))
+		}
+		if got := b.do(t, formLogin(attacker, "admin", adminPassword)); got.code != 303 {
+			t.Fatalf("admin after 4 typos: %d, want 303", got.code)
+		}
+	}
 }
