@@ -28,9 +28,11 @@ func TestPostgresPoolSize(t *testing.T) {
 		}
 		db.Close()
 	}
-	_, err := store.Open(ctx, base+"&pool_max_conns=lots")
-	if err == nil || !strings.Contains(err.Error(), `pool_max_conns="lots"`) {
-		t.Errorf("a bad pool_max_conns: %v, want an error naming it", err)
+	for _, bad := range []string{"lots", ""} {
+		_, err := store.Open(ctx, base+"&pool_max_conns="+bad)
+		if err == nil || !strings.Contains(err.Error(), `pool_max_conns="`+bad+`"`) {
+			t.Errorf("pool_max_conns=%s: %v, want an error naming it", bad, err)
+		}
 	}
 }
 
@@ -38,9 +40,14 @@ func TestPostgresPoolSize(t *testing.T) {
 // does not parse.
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://tidings:s3cret@db:5432/tidings": "postgres://tidings:xxxxx@db:5432/tidings",
-		"postgres://tidings:50%off@db/tidings":      "postgres://xxxxx@db/tidings",
-		"sqlite://.tidings/tidings.db":              "sqlite://.tidings/tidings.db",
+		"postgres://tidings:s3cret@db:5432/tidings":             "postgres://tidings:xxxxx@db:5432/tidings",
+		"postgres://tidings:50%off@db/tidings":                  "postgres://xxxxx@db/tidings",
+		"postgres://tidings:?s3cretPW@db.internal/tidings":      "postgres://xxxxx@db.internal/tidings",
+		"postgres://tidings:12/ab@db.internal/tidings":          "postgres://xxxxx@db.internal/tidings",
+		"postgres://tidings:/s3cretPW@db.internal:5432/tidings": "postgres://xxxxx@db.internal:5432/tidings",
+		"postgres://tidings:#x@db.internal/tidings":             "postgres://xxxxx@db.internal/tidings",
+		"postgres://db.internal/tidings":                        "postgres://db.internal/tidings",
+		"sqlite://.tidings/tidings.db":                          "sqlite://.tidings/tidings.db",
 	} {
 		if got := store.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

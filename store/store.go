@@ -115,7 +115,8 @@ func postgresDSN(rawURL string) (dsn string, maxConns int, err error) {
 	}
 	q := u.Query()
 	maxConns = DefaultMaxConns
-	if v := q.Get("pool_max_conns"); v != "" {
+	if q.Has("pool_max_conns") {
+		v := q.Get("pool_max_conns")
 		if maxConns, err = strconv.Atoi(v); err != nil || maxConns < 1 {
 			return "", 0, fmt.Errorf("database URL %s: pool_max_conns=%q: want a whole number of connections, at least 1", Redact(rawURL), v)
 		}
@@ -160,18 +161,17 @@ func sqliteDSN(rawURL string) (path, dsn string, err error) {
 // Redact hides a password in a URL for messages and logs.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		// Unparseable (a stray % in the password, say): hide whatever is
-		// between the scheme and the last @ rather than print it.
-		if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
-			return raw[:i+3] + "xxxxx" + raw[j:]
-		}
-		return raw
+	if err == nil && u.User != nil {
+		return u.Redacted()
 	}
-	if u.User == nil {
-		return raw
+	// Unparseable (a stray % in the password), or parsed without the user
+	// information it has (a password with a /, ? or # in it reads as the
+	// host's end): hide whatever is between the scheme and the last @
+	// rather than print it.
+	if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i && !strings.HasPrefix(raw, "sqlite:") {
+		return raw[:i+3] + "xxxxx" + raw[j:]
 	}
-	return u.Redacted()
+	return raw
 }
 
 // Close closes the database.
