@@ -447,20 +447,7 @@ func TestRateLimitWaitEndsAtWindowClose(t *testing.T) {
 	rec := simulateWith(b, clk)
 	limited := ratelimit.Wrap(rec, redis_rate.NewLimiter(b.redis.Client(t)), "sms", ratelimit.Rate{N: 1, Per: time.Second})
 	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: limited}
-	c := *b.cfg.Campaigns["announce"]
-	c.Channels, c.Delivery, c.FollowUps = []string{channels.SMS}, campaigns.DeliveryFirst, nil
-	c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60}
-	b.cfg.Campaigns["announce"] = &c
-
-	var custs []customer.Customer
-	for i := range 5 {
-		custs = append(custs, customer.Customer{ExternalID: fmt.Sprintf("late-%d", i), Name: "Recipient",
-			Phone: fmt.Sprintf("+861390000000%d", i), TimeZone: "Asia/Shanghai", Tier: customer.TierGold,
-			SMSConsent: customer.Consent{Granted: true}})
-	}
-	if err := b.db.UpsertCustomers(ctx, custs); err != nil {
-		t.Fatal(err)
-	}
+	announceAt(t, b, campaigns.DeliveryFirst, []string{channels.SMS}, "l0", "l1", "l2", "l3", "l4")
 	runDay(t, b, clk, map[string]bool{}, "announce", "once", clk.Now())
 
 	var evening, morning int
@@ -498,19 +485,7 @@ func TestLateBatchCountsItsWaitingRecipients(t *testing.T) {
 			ctx := context.Background()
 			shanghai := mustZone(t, "Asia/Shanghai")
 			clk, rec := simulate(b, time.Date(2027, 3, 1, 20, 0, 0, 0, shanghai))
-			c := *b.cfg.Campaigns["announce"]
-			c.Channels, c.Delivery, c.FollowUps = []string{channels.SMS}, campaigns.DeliveryFirst, nil
-			c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60}
-			b.cfg.Campaigns["announce"] = &c
-			var custs []customer.Customer
-			for i := range 4 {
-				custs = append(custs, customer.Customer{ExternalID: fmt.Sprintf("sh-%d", i), Name: "Recipient",
-					Phone: fmt.Sprintf("+861390000000%d", i), TimeZone: "Asia/Shanghai", Tier: customer.TierGold,
-					SMSConsent: customer.Consent{Granted: true}})
-			}
-			if err := b.db.UpsertCustomers(ctx, custs); err != nil {
-				t.Fatal(err)
-			}
+			announceAt(t, b, campaigns.DeliveryFirst, []string{channels.SMS}, "s0", "s1", "s2", "s3")
 			payload, _ := json.Marshal(delivery.RunPayload{Campaign: "announce", Occurrence: "once"})
 			if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
 				t.Fatal(err)
@@ -573,19 +548,7 @@ func TestLateBatchCountsOnlyMissingRows(t *testing.T) {
 	shanghai := mustZone(t, "Asia/Shanghai")
 	clk, rec := simulate(b, time.Date(2027, 3, 1, 20, 0, 0, 0, shanghai))
 	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: rec, channels.Email: failingFor{rec, "b@example.com"}}
-	c := *b.cfg.Campaigns["announce"]
-	c.Channels, c.Delivery, c.FollowUps = []string{channels.SMS, channels.Email}, campaigns.DeliveryAll, nil
-	c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60}
-	b.cfg.Campaigns["announce"] = &c
-	var custs []customer.Customer
-	for i, name := range []string{"a", "b"} {
-		custs = append(custs, customer.Customer{ExternalID: name, Name: name, Phone: fmt.Sprintf("+861390000000%d", i),
-			Email: name + "@example.com", TimeZone: "Asia/Shanghai", Tier: customer.TierGold,
-			SMSConsent: customer.Consent{Granted: true}, EmailConsent: customer.Consent{Granted: true}})
-	}
-	if err := b.db.UpsertCustomers(ctx, custs); err != nil {
-		t.Fatal(err)
-	}
+	announceAt(t, b, campaigns.DeliveryAll, []string{channels.SMS, channels.Email}, "a", "b")
 	payload, _ := json.Marshal(delivery.RunPayload{Campaign: "announce", Occurrence: "once"})
 	if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, payload)); err != nil {
 		t.Fatal(err)
@@ -609,5 +572,25 @@ func TestLateBatchCountsOnlyMissingRows(t *testing.T) {
 	}
 	if n := len(rec.sent); n != 2 {
 		t.Errorf("%d customers got messages, want 2", n)
+	}
+}
+
+// announceAt makes the test configuration's launch send on chs under
+// delivery d inside 09:00-21:00, and adds a customer in Shanghai per name,
+// with a phone, an email (name@example.com) and consent to both.
+func announceAt(t *testing.T, b *bundle, d string, chs []string, names ...string) {
+	t.Helper()
+	c := *b.cfg.Campaigns["announce"]
+	c.Channels, c.Delivery, c.FollowUps = chs, d, nil
+	c.SendWindow = &campaigns.Window{Start: 9 * 60, End: 21 * 60}
+	b.cfg.Campaigns["announce"] = &c
+	var custs []customer.Customer
+	for i, name := range names {
+		custs = append(custs, customer.Customer{ExternalID: name, Name: name, Phone: fmt.Sprintf("+86139%08d", i),
+			Email: name + "@example.com", TimeZone: "Asia/Shanghai", Tier: customer.TierGold,
+			SMSConsent: customer.Consent{Granted: true}, EmailConsent: customer.Consent{Granted: true}})
+	}
+	if err := b.db.UpsertCustomers(context.Background(), custs); err != nil {
+		t.Fatal(err)
 	}
 }
