@@ -184,9 +184,15 @@ so generating again updates them instead of adding more.`,
 }
 
 func (a *app) generate(ctx context.Context, db *store.DB, count int, seed int64) error {
+	return a.generateIn(ctx, db, count, seed, 5000)
+}
+
+// generateIn generates count customers, chunk to a transaction: with chunk
+// equal to count, all of them or none.
+func (a *app) generateIn(ctx context.Context, db *store.DB, count int, seed int64, chunk int) error {
 	g := customer.NewGenerator(seed, time.Now())
 	prog := a.newProgress("generating customers", int64(count))
-	batch := make([]customer.Customer, 0, 5000)
+	batch := make([]customer.Customer, 0, chunk)
 	for i := 0; i < count; i++ {
 		batch = append(batch, g.Next())
 		if len(batch) == cap(batch) || i == count-1 {

@@ -78,7 +78,13 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 	if n == 0 {
 		start := time.Now()
 		fmt.Fprintf(a.stdout, "creating a demo database of %d customers at %s …\n", demoCustomers, a.databaseURL())
-		if err := a.generate(ctx, db, demoCustomers, 1); err != nil {
+		// In one transaction: a Ctrl-C meanwhile leaves no half-made
+		// database for the next start to take for the demo's.
+		if err := a.generateIn(ctx, db, demoCustomers, 1, demoCustomers); err != nil {
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				fmt.Fprintf(a.stdout, "stopped before the demo database was made\n")
+				return nil
+			}
 			return err
 		}
 		fmt.Fprintf(a.stdout, "done in %s\n", time.Since(start).Round(time.Millisecond))
