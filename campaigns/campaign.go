@@ -423,25 +423,29 @@ func (d decoder) audience(file string, n *node, campaign string) *Segment {
 	return seg
 }
 
-func (d decoder) channels(n *node) []string {
-	names, nodes, _ := d.strList(n, "channels")
+func (d decoder) channels(n *node) []string { return d.names(n, "channels", "channel", Channels) }
+
+// names decodes a list of names from known (channels, holidays): each
+// once, an unknown one refused with the nearest known name as its hint.
+func (d decoder) names(n *node, what, noun string, known []string) []string {
+	names, nodes, _ := d.strList(n, what)
 	var out []string
 	for i, name := range names {
 		switch {
-		case !slices.Contains(Channels, name):
-			hint := suggest(name, Channels)
+		case !slices.Contains(known, name):
+			hint := suggest(name, known)
 			if hint == "" {
-				hint = "channels: " + strings.Join(Channels, ", ")
+				hint = what + ": " + strings.Join(known, ", ")
 			}
-			d.errorf(nodes[i], hint, "channels[%d]: unknown channel %q", i, name)
+			d.errorf(nodes[i], hint, "%s[%d]: unknown %s %q", what, i, noun, name)
 		case slices.Contains(out, name):
-			d.errorf(nodes[i], "", "channels[%d]: %q is listed twice", i, name)
+			d.errorf(nodes[i], "", "%s[%d]: %q is listed twice", what, i, name)
 		default:
 			out = append(out, name)
 		}
 	}
 	if n.kind == seqNode && len(n.items) == 0 {
-		d.errorf(n, "", "channels: empty list")
+		d.errorf(n, "", "%s: empty list", what)
 	}
 	return out
 }
@@ -532,27 +536,7 @@ func (d decoder) dates(n *node) []Date {
 
 // holidays decodes the names of holidays in package calendar.
 func (d decoder) holidays(n *node) []string {
-	names, nodes, _ := d.strList(n, "holidays")
-	known := calendar.Names()
-	out := []string{}
-	for i, name := range names {
-		switch {
-		case !slices.Contains(known, name):
-			hint := suggest(name, known)
-			if hint == "" {
-				hint = "holidays: " + strings.Join(known, ", ")
-			}
-			d.errorf(nodes[i], hint, "holidays[%d]: unknown holiday %q", i, name)
-		case slices.Contains(out, name):
-			d.errorf(nodes[i], "", "holidays[%d]: %q is listed twice", i, name)
-		default:
-			out = append(out, name)
-		}
-	}
-	if n.kind == seqNode && len(n.items) == 0 {
-		d.errorf(n, "", "holidays: empty list")
-	}
-	return out
+	return d.names(n, "holidays", "holiday", calendar.Names())
 }
 
 // withHolidays returns dates with the dates of the named holidays in every
