@@ -24,12 +24,15 @@ type FollowUp struct {
 	Pos      Pos
 }
 
+// followUpPrefix begins the run key of a follow-up: follow-up-N.
+const followUpPrefix = "follow-up-"
+
 // FollowUpOccurrence names the run of the n-th follow-up (1-based).
-func FollowUpOccurrence(n int) string { return "follow-up-" + strconv.Itoa(n) }
+func FollowUpOccurrence(n int) string { return followUpPrefix + strconv.Itoa(n) }
 
 // followUpIndex returns the 1-based follow-up a run key names, or 0.
 func followUpIndex(run string) int {
-	s, ok := strings.CutPrefix(run, "follow-up-")
+	s, ok := strings.CutPrefix(run, followUpPrefix)
 	if !ok {
 		return 0
 	}
@@ -43,7 +46,7 @@ func followUpIndex(run string) int {
 // IsFollowUpRun reports whether run names a follow-up (follow-up-N), and
 // whether the campaign has that follow-up.
 func (c *Campaign) IsFollowUpRun(run string) (named, exists bool) {
-	if !strings.HasPrefix(run, "follow-up-") {
+	if !strings.HasPrefix(run, followUpPrefix) {
 		return false, false
 	}
 	n := followUpIndex(run)

@@ -159,13 +159,13 @@ func Load(dir, templatesDir string) (*Config, error) {
 			}
 		}
 		if c.Template != "" {
-			if st, err := os.Stat(filepath.Join(templatesDir, c.Template)); err != nil || !st.IsDir() {
-				errs = append(errs, &Error{Pos: tmplNode.pos, Msg: fmt.Sprintf("template: no template %q", c.Template), Hint: "want a folder " + filepath.Join(templatesDir, c.Template)})
+			if e := missingTemplate(templatesDir, c.Template, "template", tmplNode.pos); e != nil {
+				errs = append(errs, e)
 			}
 		}
 		for i, f := range c.FollowUps {
-			if st, err := os.Stat(filepath.Join(templatesDir, f.Template)); f.Template != "" && (err != nil || !st.IsDir()) {
-				errs = append(errs, &Error{Pos: f.Pos, Msg: fmt.Sprintf("follow_ups[%d].template: no template %q", i, f.Template), Hint: "want a folder " + filepath.Join(templatesDir, f.Template)})
+			if e := missingTemplate(templatesDir, f.Template, fmt.Sprintf("follow_ups[%d].template", i), f.Pos); e != nil {
+				errs = append(errs, e)
 			}
 		}
 		cfg.Campaigns[c.Name] = c
@@ -174,6 +174,18 @@ func Load(dir, templatesDir string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// missingTemplate is the error of a template name (at pos, the key what)
+// with no folder under templatesDir, or nil.
+func missingTemplate(templatesDir, name, what string, pos Pos) *Error {
+	if name == "" {
+		return nil
+	}
+	if st, err := os.Stat(filepath.Join(templatesDir, name)); err == nil && st.IsDir() {
+		return nil
+	}
+	return &Error{Pos: pos, Msg: fmt.Sprintf("%s: no template %q", what, name), Hint: "want a folder " + filepath.Join(templatesDir, name)}
 }
 
 // LoadSettings reads only dir/tidings.yaml, for commands that need the

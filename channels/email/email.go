@@ -33,7 +33,7 @@ import (
 
 // ReasonNoSuchUser means the server said the recipient's mailbox does not
 // exist. The pipeline suppresses the address.
-const ReasonNoSuchUser channels.Reason = "no_such_user"
+const ReasonNoSuchUser = channels.ReasonNoSuchUser
 
 // TLSMode is how the connection to the server is secured.
 type TLSMode string

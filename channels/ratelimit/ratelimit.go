@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -58,8 +57,6 @@ type Limited struct {
 	limiter *redis_rate.Limiter
 	key     string
 	limit   redis_rate.Limit
-	waits   atomic.Int64
-	waited  atomic.Int64 // nanoseconds
 	// OnWait, if set, is called each time a send has to wait for a token
 	// (a metrics counter).
 	OnWait func()
@@ -94,8 +91,6 @@ func (l *Limited) Send(ctx context.Context, m channels.Message) (string, error) 
 		if !m.NotAfter.IsZero() && !time.Now().Add(res.RetryAfter).Before(m.NotAfter) {
 			return "", channels.Retryable(channels.ReasonOutsideWindow, 0, errWindowClosed)
 		}
-		l.waits.Add(1)
-		l.waited.Add(int64(res.RetryAfter))
 		if l.OnWait != nil {
 			l.OnWait()
 		}
@@ -110,8 +105,3 @@ func (l *Limited) Send(ctx context.Context, m channels.Message) (string, error) 
 }
 
 var errWindowClosed = errors.New("the send window closes before a rate-limit token is free")
-
-// Waits reports how often, and how long in all, senders waited for a token.
-func (l *Limited) Waits() (int64, time.Duration) {
-	return l.waits.Load(), time.Duration(l.waited.Load())
-}
