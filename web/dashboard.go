@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -212,7 +213,7 @@ func noticeText(q url.Values) string {
 	case "enqueued":
 		return "Run " + run + " is enqueued; the workers start it within seconds."
 	case "exists":
-		if !contains(taskStates, state) {
+		if !slices.Contains(taskStates, state) {
 			state = "enqueued or ran recently"
 		}
 		return "Run " + run + " is already " + state + ": nothing to do."
@@ -395,7 +396,6 @@ const pageSize = 100
 
 type runPage struct {
 	Run        *runView
-	Known      bool
 	Recipients []recipientView
 	Status     string   // the status filter
 	Statuses   []string // the filter's choices
@@ -423,7 +423,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, p *principal) {
 	}
 	c := s.config().Campaigns[name]
 	loc := zoneOf(c)
-	body := runPage{Run: s.runView(sum, loc), Known: c != nil,
+	body := runPage{Run: s.runView(sum, loc),
 		Statuses: []string{"sent", "skipped", "failed", "deferred", "unknown", "sending"}}
 	if body.Run.Carrier, err = s.store.RunCarrierCounts(ctx, name, run); err != nil {
 		s.serverError(w, r, p, err)
@@ -432,7 +432,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, p *principal) {
 	q := r.URL.Query()
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
 	status := q.Get("status")
-	if status != "" && !contains(body.Statuses, status) {
+	if status != "" && !slices.Contains(body.Statuses, status) {
 		status = ""
 	}
 	body.Status = status
@@ -467,15 +467,6 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, p *principal) {
 	pg := s.page(p, name+" "+run, body)
 	pg.Notice = noticeText(q)
 	s.render(w, r, http.StatusOK, "run.html", pg)
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 // pause pauses a run from the dashboard: its batches wait, as after an

@@ -19,7 +19,6 @@ import (
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/internal/reload"
-	"github.com/tidings/tidings/internal/signing"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/web"
 )
@@ -198,10 +197,7 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 // demoDashboard starts the dashboard for the demo: on listen, or, when
 // that address is taken and was not asked for, on any free port.
 func (a *app) demoDashboard(ctx context.Context, listen string, listenGiven bool, live *reload.Holder, opt asynq.RedisConnOpt, db *store.DB) (*webServer, string, error) {
-	secret := a.getenv("TIDINGS_SECRET")
-	if secret == "" {
-		secret = signing.DevSecret // the worker's links use it too (see signer)
-	}
+	secret, _ := a.secret() // the worker's, so its links verify
 	users := []web.User{{Name: "admin", Role: web.RoleAdmin, Password: a.demoPassword()}}
 	ws, err := a.startWeb(ctx, listen, live, opt, db, users, secret)
 	if err != nil && !listenGiven {

@@ -130,7 +130,7 @@ func (a *app) startWeb(ctx context.Context, listen string, live *reload.Holder, 
 	for i, u := range users {
 		names[i] = u.String()
 	}
-	a.log.Info("web server started", "listen", ws.addr, "users", names, "database", store.Redact(a.databaseURL()))
+	a.log.Info("web server started", "listen", ws.addr, "users", names, "database", db.Redacted())
 	ws.stop = func() error {
 		defer srv.Close()
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

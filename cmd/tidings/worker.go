@@ -107,12 +107,20 @@ func parseRedisURL(raw string) (asynq.RedisConnOpt, error) {
 
 // signer uses TIDINGS_SECRET; without it, a development secret and a warning.
 func (a *app) signer() *signing.Signer {
-	s := a.getenv("TIDINGS_SECRET")
-	if s == "" {
+	s, set := a.secret()
+	if !set {
 		a.log.Warn("TIDINGS_SECRET is not set: coupon codes and unsubscribe links use a public development secret")
-		s = signing.DevSecret
 	}
 	return signing.New(s)
+}
+
+// secret is TIDINGS_SECRET, else the public development secret (set
+// false), so that processes without it still verify each other's links.
+func (a *app) secret() (s string, set bool) {
+	if s = a.getenv("TIDINGS_SECRET"); s != "" {
+		return s, true
+	}
+	return signing.DevSecret, false
 }
 
 // loadAll loads the configuration and the templates, and checks every
@@ -278,9 +286,9 @@ func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[str
 
 // pipeline wires the delivery pipeline to a store and a queue. It reads
 // config and tmpl for every task; the senders are built from the
-// configuration as it is now.
-func (a *app) pipeline(config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB, client *asynq.Client, opt asynq.RedisConnOpt) (*delivery.Pipeline, error) {
-	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
+// configuration as it is now, rate-limited through rdb (the caller's to
+// close).
+func (a *app) pipeline(config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB, client *asynq.Client, rdb redis.UniversalClient) (*delivery.Pipeline, error) {
 	senders, err := a.senders(config(), rdb)
 	if err != nil {
 		return nil, err
@@ -308,7 +316,9 @@ func (a *app) worker(ctx context.Context, concurrency int, listen string) error 
 	defer db.Close()
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	p, err := a.pipeline(live.Config, live.Templates, db, client, opt)
+	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	p, err := a.pipeline(live.Config, live.Templates, db, client, rdb)
 	if err != nil {
 		return err
 	}
@@ -336,9 +346,11 @@ func (a *app) inProcessWorker(ctx context.Context, cfg *campaigns.Config, tmpl *
 func (a *app) liveInProcessWorker(ctx context.Context, config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB,
 	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
 	client := asynq.NewClient(opt)
-	p, err := a.pipeline(config, tmpl, db, client, opt)
+	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
+	p, err := a.pipeline(config, tmpl, db, client, rdb)
 	if err != nil {
 		client.Close()
+		rdb.Close()
 		return nil, nil, err
 	}
 	workerCtx, cancel := context.WithCancel(ctx)
@@ -352,6 +364,7 @@ func (a *app) liveInProcessWorker(ctx context.Context, config func() *campaigns.
 			cancel()
 			serveErr = <-served
 			client.Close()
+			rdb.Close()
 		})
 		return serveErr
 	}
