@@ -176,14 +176,11 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 
 // reenqueuePending enqueues a run's pending batches whose tasks are missing.
 func (p *Pipeline) reenqueuePending(ctx context.Context, campaign, run string) error {
-	batches, err := p.Store.RunBatches(ctx, campaign, run)
+	batches, err := p.Store.PendingBatches(ctx, campaign, run)
 	if err != nil {
 		return err
 	}
 	for _, b := range batches {
-		if b.Status != "pending" {
-			continue
-		}
 		if err := p.enqueueBatch(ctx, b); err != nil {
 			return err
 		}
@@ -647,8 +644,9 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	// looking unsent, or an unsent one looking "sending".
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	// A claimed row was written, so settling reports true.
 	settle := func(status store.Status, reason, providerID string) (bool, error) {
-		return p.settle(settleCtx, key, status, reason, providerID)
+		return true, p.Store.SettleDelivery(settleCtx, key, status, reason, providerID)
 	}
 	now := p.now()
 	data := p.TemplateData(c, key.Occurrence, cust, st.channel, now)
@@ -689,7 +687,7 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	paused, pauseErr := p.afterFailure(settleCtx, c, run, ce)
 	// The recipient's row is settled (or released) first, whatever else
 	// goes wrong, so no row is left "sending" for the sweeper.
-	_, err = p.settleFailure(settleCtx, key, st, ce, giveUp && !paused, retried)
+	err = p.settleFailure(settleCtx, key, st, ce, giveUp && !paused, retried)
 	var rl *retryLater
 	if err != nil && !errors.As(err, &rl) {
 		return true, err
@@ -704,16 +702,10 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	return true, err
 }
 
-// settle records a claimed row's outcome; the row was written, so it
-// reports true.
-func (p *Pipeline) settle(ctx context.Context, key store.DeliveryKey, status store.Status, reason, providerID string) (bool, error) {
-	return true, p.Store.SettleDelivery(ctx, key, status, reason, providerID)
-}
-
 // settleFailure records a failed send's outcome by its classification.
-func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKey, st step, ce *channels.Error, giveUp bool, retried int) (bool, error) {
-	settle := func(status store.Status, reason, providerID string) (bool, error) {
-		return p.settle(settleCtx, key, status, reason, providerID)
+func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKey, st step, ce *channels.Error, giveUp bool, retried int) error {
+	settle := func(status store.Status, reason, providerID string) error {
+		return p.Store.SettleDelivery(settleCtx, key, status, reason, providerID)
 	}
 	switch {
 	case ce.Reason == channels.ReasonOutsideWindow:
@@ -722,25 +714,25 @@ func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKe
 		// it defers this recipient (and the others whose window closed) to
 		// the next opening and sends to those whose window is still open.
 		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
-			return true, err
+			return err
 		}
 		wait := max(time.Second, st.notAfter.Sub(p.now())+time.Second)
-		return true, &retryLater{Wait: wait, Err: ce, Progressed: true}
+		return &retryLater{Wait: wait, Err: ce, Progressed: true}
 	case ce.Reason == channels.ReasonAuth:
 		// Our credentials, not this recipient: the run is paused (above),
 		// and this recipient waits with the others.
 		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
-			return true, err
+			return err
 		}
-		return true, &retryLater{Wait: pausedWait, Err: ce, Progressed: true}
+		return &retryLater{Wait: pausedWait, Err: ce, Progressed: true}
 	case ce.Reason == channels.ReasonUnsubscribed:
-		if err := p.Store.Suppress(settleCtx, st.channel, st.address, "unsubscribed at the provider"); err != nil {
-			return true, err
+		if err := p.Store.Suppress(settleCtx, st.channel, st.address, store.ReasonProviderOptOut); err != nil {
+			return err
 		}
-		return settle(store.StatusSkipped, "unsubscribed at the provider", "")
+		return settle(store.StatusSkipped, store.ReasonProviderOptOut, "")
 	case ce.Reason == channels.ReasonNoSuchUser:
-		if err := p.Store.Suppress(settleCtx, st.channel, st.address, "no such user: "+ce.Error()); err != nil {
-			return true, err
+		if err := p.Store.Suppress(settleCtx, st.channel, st.address, store.ReasonNoSuchUser+": "+ce.Error()); err != nil {
+			return err
 		}
 		return settle(store.StatusFailed, string(ce.Reason), "")
 	case ce.Ambiguous:
@@ -748,9 +740,9 @@ func (p *Pipeline) settleFailure(settleCtx context.Context, key store.DeliveryKe
 	case ce.Retryable && (!giveUp || ce.Reason == channels.ReasonRateLimited):
 		// A rate limit is a wait, never a reason to give up.
 		if err := p.Store.ReleaseDelivery(settleCtx, key); err != nil {
-			return true, err
+			return err
 		}
-		return true, &retryLater{Wait: ce.RetryAfter, Err: ce}
+		return &retryLater{Wait: ce.RetryAfter, Err: ce}
 	case ce.Retryable:
 		return settle(store.StatusFailed, fmt.Sprintf("gave up after %d retries: %s", retried, ce.Reason), "")
 	}

@@ -139,7 +139,7 @@ func (s *DB) Suppress(ctx context.Context, channel, address, reason string) erro
 // bounces, and `suppressions lift` lifts them without --force (CauseOf).
 const suppressSQL = `INSERT INTO suppressions (channel, address, reason, created_at) VALUES (?, ?, ?, ?)
 	ON CONFLICT (channel, address) DO UPDATE SET reason = excluded.reason
-	WHERE suppressions.reason LIKE 'no such user%' OR excluded.reason NOT LIKE 'no such user%'`
+	WHERE suppressions.reason LIKE '` + ReasonNoSuchUser + `%' OR excluded.reason NOT LIKE '` + ReasonNoSuchUser + `%'`
 
 // Suppressed reports whether an address is on a channel's suppression list,
 // and why.

@@ -54,6 +54,11 @@ func (s *DB) AbandonedBatches(ctx context.Context, campaign, run string) ([]Batc
 	return s.batches(ctx, abandonedOfRun, campaign, run)
 }
 
+// PendingBatches lists a run's batches not yet done, in id order.
+func (s *DB) PendingBatches(ctx context.Context, campaign, run string) ([]Batch, error) {
+	return s.batches(ctx, `WHERE campaign = ? AND occurrence = ? AND status = 'pending' ORDER BY first_id`, campaign, run)
+}
+
 // ReviveRun takes back what was given up on in a run: its abandoned
 // batches become pending again (the rows they never wrote no longer count
 // as failed; a finished run is sending again), and a failed run (its run

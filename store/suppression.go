@@ -48,6 +48,14 @@ func (c Cause) String() string {
 // customer erased with EraseOptions.Suppress: an opt-out.
 const ReasonErasureRequest = "erasure request"
 
+// ReasonProviderOptOut is the suppression (and skip) reason of an address
+// the provider refused as opted out (Twilio error 21610): an opt-out.
+const ReasonProviderOptOut = "unsubscribed at the provider"
+
+// ReasonNoSuchUser begins the suppression reason of a mailbox the SMTP
+// server said does not exist ("no such user: …"): a bounce.
+const ReasonNoSuchUser = "no such user"
+
 // CauseOf classifies a suppression reason by the prefixes the writers of
 // the list use: "unsubscribed by link", "unsubscribed by one-click (…)" and
 // "unsubscribed at the provider" (web, delivery), "replied STOP" and the
@@ -55,7 +63,7 @@ const ReasonErasureRequest = "erasure request"
 // user: …" (delivery, on a 5.1.1-style SMTP refusal).
 func CauseOf(reason string) Cause {
 	switch {
-	case strings.HasPrefix(reason, "no such user"): // as suppressSQL tells a bounce
+	case strings.HasPrefix(reason, ReasonNoSuchUser): // as suppressSQL tells a bounce
 		return CauseBounce
 	case strings.HasPrefix(reason, "unsubscribed "), strings.HasPrefix(reason, "replied "), reason == ReasonErasureRequest:
 		return CauseOptOut

@@ -145,7 +145,7 @@ customer's consent, which only an import gives back.`,
 			if cause != store.CauseBounce {
 				fmt.Fprintln(a.stdout, "Consent is not given back: a customer whose consent the opt-out withdrew gets marketing on this address again only once an import grants it.")
 			}
-			if sup.Reason == reasonProviderOptOut {
+			if sup.Reason == store.ReasonProviderOptOut {
 				fmt.Fprintln(a.stdout, "The provider keeps its own opt-out: it refuses the address until the recipient opts in there (for Twilio, an SMS reply START).")
 			}
 			return nil
@@ -155,10 +155,6 @@ customer's consent, which only an import gives back.`,
 	cmd.Flags().StringVar(&region, "region", "", "region of a phone number written without a country code (default: phone_region of tidings.yaml)")
 	return cmd
 }
-
-// reasonProviderOptOut is the reason the pipeline suppresses an address
-// with when the provider refuses it as opted out (Twilio error 21610).
-const reasonProviderOptOut = "unsubscribed at the provider"
 
 // refusal explains why an opt-out is not lifted without --force.
 func refusal(s store.Suppression) string {
