@@ -183,9 +183,9 @@ func BirthdayAnchor(c *campaigns.Campaign, run string, started time.Time) time.T
 	if err != nil {
 		return started
 	}
-	enabled := *c // a campaign disabled since keeps the anchors it ran with
-	enabled.Enabled = true
-	if f := scheduler.Fires(&enabled, d.Add(-time.Second), d.AddDate(0, 0, 1).Add(-time.Second)); len(f) > 0 {
+	// Scheduled, not Fires: a campaign disabled since keeps the anchors it
+	// ran with.
+	if f := scheduler.Scheduled(c, d.Add(-time.Second), d.AddDate(0, 0, 1).Add(-time.Second), 1); len(f) > 0 {
 		return f[0].At
 	}
 	return started

@@ -16,11 +16,18 @@ type Fire struct {
 	Occurrence string
 }
 
-// Fires returns the fires of c in (from, to], in time order.
+// Fires returns the fires of c in (from, to], in time order; none for a
+// disabled campaign.
 func Fires(c *campaigns.Campaign, from, to time.Time) []Fire {
 	if !c.Enabled {
 		return nil
 	}
+	return Scheduled(c, from, to, 0)
+}
+
+// Scheduled returns the first limit fires (0: all) of c's schedule in
+// (from, to], in time order, whether c is enabled or not.
+func Scheduled(c *campaigns.Campaign, from, to time.Time, limit int) []Fire {
 	if c.Kind == campaigns.KindProduct {
 		var out []Fire
 		if c.At.After(from) && !c.At.After(to) {
@@ -30,6 +37,9 @@ func Fires(c *campaigns.Campaign, from, to time.Time) []Fire {
 			if at := c.At.Add(f.After); at.After(from) && !at.After(to) {
 				out = append(out, Fire{Campaign: c, At: at, Occurrence: campaigns.FollowUpOccurrence(i + 1)})
 			}
+		}
+		if limit > 0 && len(out) > limit {
+			out = out[:limit]
 		}
 		return out
 	}
@@ -55,6 +65,9 @@ func Fires(c *campaigns.Campaign, from, to time.Time) []Fire {
 			continue
 		}
 		out = append(out, Fire{Campaign: c, At: at, Occurrence: date})
+		if len(out) == limit {
+			break
+		}
 	}
 	return out
 }

@@ -66,11 +66,11 @@ func (s *Server) campaignView(c *campaigns.Campaign, fires int) campaignView {
 			v.Schedule += ", on the campaign's dates"
 		}
 	}
+	if !c.Enabled {
+		return v
+	}
 	now := s.now()
-	for i, f := range scheduler.Fires(c, now, now.Add(horizon)) {
-		if i == fires {
-			break
-		}
+	for _, f := range scheduler.Scheduled(c, now, now.Add(horizon), fires) {
 		v.Next = append(v.Next, fireView{At: f.At.In(c.Schedule.Location).Format(timeLayout), Occurrence: f.Occurrence})
 	}
 	return v
