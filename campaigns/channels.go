@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/channels/ratelimit"
 )
 
@@ -118,10 +119,7 @@ type TwilioSettings struct {
 	ValidityPeriod      time.Duration
 }
 
-var (
-	e164Re = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	sidRe  = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
-)
+var sidRe = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
 func (d decoder) channelSettings(n *node, s *ChannelSettings) {
 	d.fields(n, "channels", map[string]func(*node){
@@ -264,7 +262,7 @@ func (d decoder) smsSettings(n *node, s *SMSSettings) {
 				},
 				"from": func(x *node) {
 					if f, ok := d.str(x, "channels.sms.twilio.from"); ok {
-						if !e164Re.MatchString(f) {
+						if !channels.IsE164(f) {
 							d.errorf(x, "an E.164 number such as +14155550100", "channels.sms.twilio.from: bad number %q", f)
 						}
 						t.From = f

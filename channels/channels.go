@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -12,6 +13,12 @@ const (
 	Email = "email"
 	SMS   = "sms"
 )
+
+// IsE164 reports whether s is a phone number in E.164 form: + and 7 to 15
+// digits, the first not 0.
+func IsE164(s string) bool { return e164.MatchString(s) }
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // Message is one rendered message to one recipient on one channel.
 type Message struct {

@@ -17,6 +17,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/tidings/tidings/internal/redact"
 )
 
 // Dialect is the SQL flavour of a database.
@@ -158,21 +160,8 @@ func sqliteDSN(rawURL string) (path, dsn string, err error) {
 	return path, "file:" + path + "?" + q.Encode(), nil
 }
 
-// Redact hides a password in a URL for messages and logs.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	// Unparseable (a stray % in the password), or parsed without the user
-	// information it has (a password with a /, ? or # in it reads as the
-	// host's end): hide whatever is between the scheme and the last @
-	// rather than print it.
-	if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i && !strings.HasPrefix(raw, "sqlite:") {
-		return raw[:i+3] + "xxxxx" + raw[j:]
-	}
-	return raw
-}
+// Redact hides a password in a URL for messages and logs (see redact.URL).
+func Redact(raw string) string { return redact.URL(raw) }
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -22,8 +21,6 @@ var (
 		"QUIT": true, "REVOKE": true, "OPTOUT": true, "退订": true, "TD": true}
 	optInWords = map[string]bool{"START": true, "UNSTOP": true}
 )
-
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // emptyTwiML is the answer to Twilio: no reply message (Twilio's own
 // opt-out handling answers STOP and START).
@@ -102,7 +99,7 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 	}
 	from := strings.TrimSpace(form.Get("From"))
 	word := strings.ToUpper(strings.TrimSpace(form.Get("Body")))
-	if !e164.MatchString(from) || (!optOutWords[word] && !optInWords[word]) {
+	if !channels.IsE164(from) || (!optOutWords[word] && !optInWords[word]) {
 		twiml(w)
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/internal/redact"
 )
 
 // Defaults for the zero values of Config.
@@ -27,7 +28,6 @@ const (
 const MaxValidityPeriod = 10 * time.Hour
 
 var (
-	e164Re       = regexp.MustCompile(`^\+[1-9]\d{6,14}$`)
 	accountSIDRe = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
 	serviceSIDRe = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 	// twilio-go refuses credentials with other characters (error 21224)
@@ -91,15 +91,15 @@ func (c Config) validate() error {
 		bad("set a messaging service SID or a From number, not both")
 	case c.MessagingServiceSID != "" && !serviceSIDRe.MatchString(c.MessagingServiceSID):
 		bad("messaging service SID %q: want \"MG\" and 32 hex digits", c.MessagingServiceSID)
-	case c.From != "" && !e164Re.MatchString(c.From):
+	case c.From != "" && !channels.IsE164(c.From):
 		bad("from %q: want an E.164 number such as +14155550100", c.From)
 	}
 	if err := checkURL(c.BaseURL, false); err != nil {
-		bad("base URL %q: %v", redactURL(c.BaseURL), err)
+		bad("base URL %q: %v", redact.URL(c.BaseURL), err)
 	}
 	if c.StatusCallback != "" {
 		if err := checkURL(c.StatusCallback, true); err != nil {
-			bad("status callback %q: %v", redactURL(c.StatusCallback), err)
+			bad("status callback %q: %v", redact.URL(c.StatusCallback), err)
 		}
 	}
 	if c.ValidityPeriod != 0 && (c.ValidityPeriod < time.Second || c.ValidityPeriod > MaxValidityPeriod) {
@@ -133,13 +133,6 @@ func checkURL(raw string, queryOK bool) error {
 	return nil
 }
 
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	return raw
-}
-
 func redactSecret(s string) string {
 	if s == "" {
 		return ""
@@ -152,7 +145,7 @@ func redactSecret(s string) string {
 func (c Config) String() string {
 	return fmt.Sprintf("sms.Config{AccountSID:%s AuthToken:%s MessagingServiceSID:%s From:%s BaseURL:%s StatusCallback:%s ValidityPeriod:%s Timeout:%s}",
 		c.AccountSID, redactSecret(c.AuthToken), c.MessagingServiceSID, c.From,
-		redactURL(c.BaseURL), redactURL(c.StatusCallback), c.ValidityPeriod, c.Timeout)
+		redact.URL(c.BaseURL), redact.URL(c.StatusCallback), c.ValidityPeriod, c.Timeout)
 }
 
 // GoString keeps %#v from printing the auth token.
@@ -165,8 +158,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("auth_token", redactSecret(c.AuthToken)),
 		slog.String("messaging_service_sid", c.MessagingServiceSID),
 		slog.String("from", c.From),
-		slog.String("base_url", redactURL(c.BaseURL)),
-		slog.String("status_callback", redactURL(c.StatusCallback)),
+		slog.String("base_url", redact.URL(c.BaseURL)),
+		slog.String("status_callback", redact.URL(c.StatusCallback)),
 		slog.Duration("validity_period", c.ValidityPeriod),
 		slog.Duration("timeout", c.Timeout),
 	)
@@ -220,7 +213,7 @@ func (s *Sender) Send(ctx context.Context, m channels.Message) (string, error) {
 	if m.Channel != "" && m.Channel != channels.SMS {
 		return "", channels.Permanent(channels.ReasonInternal, fmt.Errorf("sms: message for channel %q", m.Channel))
 	}
-	if !e164Re.MatchString(m.To) {
+	if !channels.IsE164(m.To) {
 		return "", channels.Permanent(channels.ReasonInvalidAddress, fmt.Errorf("sms: to %q is not an E.164 number", m.To))
 	}
 	if m.Body == "" {
