@@ -663,7 +663,7 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 		return settle(store.StatusFailed, "template: "+err.Error(), "")
 	}
 	m := channels.Message{
-		DeliveryID: fmt.Sprintf("%s.%s.%d.%s", c.Name, key.Occurrence, cust.ID, st.channel),
+		DeliveryID: key.ID(),
 		Channel:    st.channel, Campaign: c.Name, Occurrence: key.Occurrence, CustomerID: cust.ID,
 		To: st.address, ToName: cust.Name,
 		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Body: msg.Body,

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,6 +30,34 @@ type DeliveryKey struct {
 	Occurrence string
 	CustomerID int64
 	Channel    string
+}
+
+// ID is the key as one string, campaign.occurrence.customer.channel: the
+// message's delivery id (Message-ID, idempotency key, the SMS status
+// callback's delivery parameter).
+func (k DeliveryKey) ID() string {
+	return fmt.Sprintf("%s.%s.%d.%s", k.Campaign, k.Occurrence, k.CustomerID, k.Channel)
+}
+
+// ParseDeliveryID reads a key written by ID. Campaign names have no dots;
+// an occurrence may.
+func ParseDeliveryID(id string) (DeliveryKey, bool) {
+	campaign, rest, ok1 := strings.Cut(id, ".")
+	rest, channel, ok2 := cutLast(rest, ".")
+	occurrence, cust, ok3 := cutLast(rest, ".")
+	n, err := strconv.ParseInt(cust, 10, 64)
+	if !ok1 || !ok2 || !ok3 || err != nil || campaign == "" || occurrence == "" || channel == "" {
+		return DeliveryKey{}, false
+	}
+	return DeliveryKey{Campaign: campaign, Occurrence: occurrence, CustomerID: n, Channel: channel}, true
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
 }
 
 // Delivery is one ledger row.

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/twilio/twilio-go/client"
@@ -142,8 +141,10 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		twiml(w)
 		return
 	}
-	rep := store.CarrierReport{Channel: channels.SMS, ProviderID: sid, Status: status, ErrorCode: form.Get("ErrorCode"),
-		Key: parseDeliveryID(r.URL.Query().Get("delivery"))}
+	rep := store.CarrierReport{Channel: channels.SMS, ProviderID: sid, Status: status, ErrorCode: form.Get("ErrorCode")}
+	if k, ok := store.ParseDeliveryID(r.URL.Query().Get("delivery")); ok {
+		rep.Key = &k
+	}
 	found, err := s.store.RecordCarrierStatus(r.Context(), rep)
 	if err != nil {
 		s.log.Error("twilio status callback", "sid", sid, "err", err)
@@ -154,26 +155,4 @@ func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("twilio status callback for no ledger row", "sid", sid, "status", status)
 	}
 	twiml(w)
-}
-
-// parseDeliveryID reads the delivery id the SMS adapter adds to status
-// callback URLs: campaign.occurrence.customer.channel. Campaign names have
-// no dots; an occurrence may.
-func parseDeliveryID(id string) *store.DeliveryKey {
-	campaign, rest, ok1 := strings.Cut(id, ".")
-	rest, channel, ok2 := cutLast(rest, ".")
-	occurrence, cust, ok3 := cutLast(rest, ".")
-	n, err := strconv.ParseInt(cust, 10, 64)
-	if !ok1 || !ok2 || !ok3 || err != nil || campaign == "" || occurrence == "" || channel == "" {
-		return nil
-	}
-	return &store.DeliveryKey{Campaign: campaign, Occurrence: occurrence, CustomerID: n, Channel: channel}
-}
-
-func cutLast(s, sep string) (before, after string, ok bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
 }
