@@ -112,13 +112,7 @@ type Window struct {
 func (w Window) String() string { return w.Start.String() + "-" + w.End.String() }
 
 // Date is a calendar date with no time zone.
-type Date struct {
-	Year  int
-	Month time.Month
-	Day   int
-}
-
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+type Date = calendar.Date
 
 // Gift is what a gift campaign hands out.
 type Gift struct {
@@ -521,7 +515,7 @@ func (d decoder) dates(n *node) []Date {
 			d.errorf(it, "YYYY-MM-DD", "%s: bad date %q", what, s)
 			continue
 		}
-		date := Date{t.Year(), t.Month(), t.Day()}
+		date := Date{Year: t.Year(), Month: t.Month(), Day: t.Day()}
 		if slices.Contains(out, date) {
 			d.errorf(it, "", "%s: %s is listed twice", what, s)
 			continue
@@ -545,9 +539,7 @@ func (d decoder) holidays(n *node) []string {
 func withHolidays(dates []Date, holidays []string) []Date {
 	out := slices.Clone(dates)
 	for _, h := range holidays {
-		for _, d := range calendar.Dates(h) {
-			out = append(out, Date{d.Year, d.Month, d.Day})
-		}
+		out = append(out, calendar.Dates(h)...)
 	}
 	slices.SortFunc(out, func(a, b Date) int {
 		return cmp.Or(cmp.Compare(a.Year, b.Year), cmp.Compare(a.Month, b.Month), cmp.Compare(a.Day, b.Day))

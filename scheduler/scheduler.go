@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/tidings/tidings/campaigns"
@@ -61,7 +62,7 @@ func Scheduled(c *campaigns.Campaign, from, to time.Time, limit int) []Fire {
 			continue
 		}
 		date := w.Format("2006-01-02")
-		if c.Kind == campaigns.KindHoliday && !hasDate(c.Dates, w) {
+		if c.Kind == campaigns.KindHoliday && !slices.Contains(c.Dates, campaigns.Date{Year: w.Year(), Month: w.Month(), Day: w.Day()}) {
 			continue
 		}
 		out = append(out, Fire{Campaign: c, At: at, Occurrence: date})
@@ -70,15 +71,6 @@ func Scheduled(c *campaigns.Campaign, from, to time.Time, limit int) []Fire {
 		}
 	}
 	return out
-}
-
-func hasDate(dates []campaigns.Date, w time.Time) bool {
-	for _, d := range dates {
-		if d.Year == w.Year() && d.Month == w.Month() && d.Day == w.Day() {
-			return true
-		}
-	}
-	return false
 }
 
 // Resolve returns the instant at which the wall-clock time wall (its fields
