@@ -134,32 +134,30 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	// The audience as of the run's start; a birthday run with a send window
 	// picks its candidates around its anchor (see BirthdayDue), so that a
 	// run that starts late selects the same people.
-	audienceAt := run.StartedAt
+	audienceAt, anchor := run.StartedAt, time.Time{}
 	if c.Kind == campaigns.KindBirthday && Windowed(c) {
-		audienceAt = BirthdayAnchor(c, run.Occurrence, run.StartedAt)
+		anchor = BirthdayAnchor(c, run.Occurrence, run.StartedAt)
+		audienceAt = anchor
 	}
 	aud, err := p.Store.Compile(ctx, c.Condition(), store.AudienceOptions{Now: audienceAt, DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
 	}
-	pager := p.pager(c, run, queue)
+	pager := p.pager(c, run, queue, anchor)
 	var after int64
 	for {
-		ids, err := p.Store.AudienceIDs(ctx, aud, after, pager.size)
+		page, err := p.Store.AudienceLocals(ctx, aud, after, pager.size)
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(page) == 0 {
 			break
 		}
-		after = ids[len(ids)-1]
+		after = page[len(page)-1].ID
 		if done != nil {
-			ids = slices.DeleteFunc(ids, func(id int64) bool { return done[id] })
+			page = slices.DeleteFunc(page, func(l store.Local) bool { return done[l.ID] })
 		}
-		full, err := pager.add(ctx, ids)
-		if err != nil {
-			return err
-		}
+		full := pager.add(page)
 		if err := p.addBatches(ctx, full); err != nil {
 			return err
 		}
@@ -229,7 +227,6 @@ func enqueueBatch(ctx context.Context, client *asynq.Client, b store.Batch, maxR
 // their window opens (in practice, by time zone), each group is cut into
 // batches of batch_size, and each batch is enqueued to be processed then.
 type pager struct {
-	p       *Pipeline
 	c       *campaigns.Campaign
 	run     string
 	queue   string
@@ -241,12 +238,13 @@ type pager struct {
 	batches int
 }
 
-func (p *Pipeline) pager(c *campaigns.Campaign, run store.Run, queue string) *pager {
-	g := &pager{p: p, c: c, run: run.Occurrence, queue: queue, size: p.Config().Settings.Delivery.BatchSize,
+// pager batches a run's audience; anchor is a windowed birthday run's (see
+// BirthdayAnchor), zero for any other.
+func (p *Pipeline) pager(c *campaigns.Campaign, run store.Run, queue string, anchor time.Time) *pager {
+	g := &pager{c: c, run: run.Occurrence, queue: queue, size: p.Config().Settings.Delivery.BatchSize,
 		now: p.now(), groups: map[int64][]int64{}}
-	if c.Kind == campaigns.KindBirthday {
-		g.anchor = BirthdayAnchor(c, run.Occurrence, run.StartedAt)
-		g.end = nextAnchor(c, g.anchor)
+	if !anchor.IsZero() {
+		g.anchor, g.end = anchor, nextAnchor(c, anchor)
 	}
 	return g
 }
@@ -261,20 +259,20 @@ func (g *pager) batch(ids []int64, due int64) store.Batch {
 }
 
 // add takes a page of the audience and returns the batches it filled.
-func (g *pager) add(ctx context.Context, ids []int64) ([]store.Batch, error) {
-	if len(ids) == 0 {
-		return nil, nil
+func (g *pager) add(page []store.Local) []store.Batch {
+	if len(page) == 0 {
+		return nil
 	}
 	if !Windowed(g.c) {
-		return []store.Batch{g.batch(ids, 0)}, nil
-	}
-	locals, err := g.p.Store.CustomerLocals(ctx, ids)
-	if err != nil {
-		return nil, err
+		ids := make([]int64, len(page))
+		for i, l := range page {
+			ids[i] = l.ID
+		}
+		return []store.Batch{g.batch(ids, 0)}
 	}
 	var full []store.Batch
-	for _, id := range ids {
-		l := locals[id]
+	for _, l := range page {
+		id := l.ID
 		loc := RecipientZone(g.c, l.Zone)
 		var at time.Time
 		if g.c.Kind == campaigns.KindBirthday {
@@ -298,7 +296,7 @@ func (g *pager) add(ctx context.Context, ids []int64) ([]store.Batch, error) {
 			delete(g.groups, due)
 		}
 	}
-	return full, nil
+	return full
 }
 
 // rest returns the batches of the groups not yet full, soonest first.

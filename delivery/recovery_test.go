@@ -29,7 +29,11 @@ func TestRetriedRunKeepsItsPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	aud, _ := b.db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: run.StartedAt, DefaultZone: c.Schedule.Location})
-	page1, _ := b.db.AudienceIDs(ctx, aud, 0, 200)
+	locals, _ := b.db.AudienceLocals(ctx, aud, 0, 200)
+	var page1 []int64
+	for _, l := range locals {
+		page1 = append(page1, l.ID)
+	}
 	if err := b.db.AddBatch(ctx, store.Batch{Campaign: c.Name, Run: "r1", CustomerIDs: page1, PerCustomer: 1, Queue: delivery.QueueFor(c.Priority)}); err != nil {
 		t.Fatal(err)
 	}

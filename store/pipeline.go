@@ -420,39 +420,10 @@ func (s *DB) CustomersByID(ctx context.Context, ids []int64) ([]customer.Custome
 // Local is what a send window needs to know of a customer: their zone
 // ("" for none) and birthday (zero for none).
 type Local struct {
+	ID         int64
 	Zone       string
 	BirthMonth time.Month
 	BirthDay   int
-}
-
-// CustomerLocals returns the zone and birthday of each of the given
-// customers.
-func (s *DB) CustomerLocals(ctx context.Context, ids []int64) (map[int64]Local, error) {
-	out := make(map[int64]Local, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT id, COALESCE(timezone, ''), COALESCE(birth_month, 0), COALESCE(birth_day, 0)
-		FROM customers WHERE id IN (`+placeholders(len(ids))+`)`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("customer zones: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var l Local
-		var month int
-		if err := rows.Scan(&id, &l.Zone, &month, &l.BirthDay); err != nil {
-			return nil, err
-		}
-		l.BirthMonth = time.Month(month)
-		out[id] = l
-	}
-	return out, rows.Err()
 }
 
 // CustomerByID loads one customer, or returns ErrNotFound.

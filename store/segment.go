@@ -436,22 +436,26 @@ func (s *DB) AudiencePage(ctx context.Context, a Audience, after int64, limit in
 	return s.queryCustomers(ctx, selectCustomer+" WHERE ("+a.Where+") AND c.id > ? ORDER BY c.id LIMIT ?", args...)
 }
 
-// AudienceIDs returns the ids of up to limit customers of the audience with
-// id > after, in id order.
-func (s *DB) AudienceIDs(ctx context.Context, a Audience, after int64, limit int) ([]int64, error) {
+// AudienceLocals returns, in id order, up to limit customers of the
+// audience with id > after: their ids, with what a send window needs to
+// know of them (keyset paging: pass the last id back as after).
+func (s *DB) AudienceLocals(ctx context.Context, a Audience, after int64, limit int) ([]Local, error) {
 	args := append(append([]any{}, a.Args...), after, limit)
-	rows, err := s.db.QueryContext(ctx, s.rebind("SELECT c.id FROM customers c WHERE ("+a.Where+") AND c.id > ? ORDER BY c.id LIMIT ?"), args...)
+	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT c.id, COALESCE(c.timezone, ''), COALESCE(c.birth_month, 0), COALESCE(c.birth_day, 0)
+		FROM customers c WHERE (`+a.Where+") AND c.id > ? ORDER BY c.id LIMIT ?"), args...)
 	if err != nil {
-		return nil, fmt.Errorf("audience ids: %w", err)
+		return nil, fmt.Errorf("audience page: %w", err)
 	}
 	defer rows.Close()
-	var ids []int64
+	var out []Local
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var l Local
+		var month int
+		if err := rows.Scan(&l.ID, &l.Zone, &month, &l.BirthDay); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		l.BirthMonth = time.Month(month)
+		out = append(out, l)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
