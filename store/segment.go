@@ -419,6 +419,24 @@ func (s *DB) customerZones(ctx context.Context) ([]string, error) {
 	return zones, rows.Err()
 }
 
+// CountReachable counts the audience members of cond with consent and an
+// address on a channel.
+func (s *DB) CountReachable(ctx context.Context, cond campaigns.Condition, channel string, opts AudienceOptions) (int64, error) {
+	address := map[string]string{"email": "email", "sms": "phone"}[channel]
+	if address == "" {
+		return 0, fmt.Errorf("reach of channel %q: unknown channel", channel)
+	}
+	aud, err := s.Compile(ctx, &campaigns.All{Of: []campaigns.Condition{
+		cond,
+		&campaigns.Compare{Field: "consent." + channel, Type: campaigns.TypeBool, Op: campaigns.OpEq, Value: true},
+		&campaigns.Compare{Field: address, Type: campaigns.TypeString, Op: campaigns.OpExists, Value: true},
+	}}, opts)
+	if err != nil {
+		return 0, err
+	}
+	return s.CountAudience(ctx, aud)
+}
+
 // CountAudience counts the customers an audience selects.
 func (s *DB) CountAudience(ctx context.Context, a Audience) (int64, error) {
 	var n int64

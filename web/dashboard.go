@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -335,7 +334,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	for _, ch := range c.Channels {
-		n, err := s.reachable(ctx, c.Condition(), ch, opts)
+		n, err := s.store.CountReachable(ctx, c.Condition(), ch, opts)
 		if err != nil {
 			s.serverError(w, r, p, err)
 			return
@@ -371,24 +370,6 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 	body.Took = time.Since(start).Round(time.Millisecond).String()
 	s.log.Info("dashboard: dry run", "user", p.Name, "campaign", name, "audience", body.Audience)
 	s.render(w, r, http.StatusOK, "dryrun.html", s.page(p, "Dry run of "+name, body))
-}
-
-// reachable counts the audience members with consent and an address on a
-// channel, as `tidings audience` does.
-func (s *Server) reachable(ctx context.Context, cond campaigns.Condition, channel string, opts store.AudienceOptions) (int64, error) {
-	address := map[string]string{channels.Email: "email", channels.SMS: "phone"}[channel]
-	if address == "" {
-		return 0, fmt.Errorf("reach of channel %q: unknown channel", channel)
-	}
-	aud, err := s.store.Compile(ctx, &campaigns.All{Of: []campaigns.Condition{
-		cond,
-		&campaigns.Compare{Field: "consent." + channel, Type: campaigns.TypeBool, Op: campaigns.OpEq, Value: true},
-		&campaigns.Compare{Field: address, Type: campaigns.TypeString, Op: campaigns.OpExists, Value: true},
-	}}, opts)
-	if err != nil {
-		return 0, err
-	}
-	return s.store.CountAudience(ctx, aud)
 }
 
 // pageSize is how many recipients a run page lists.

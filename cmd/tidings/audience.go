@@ -97,7 +97,7 @@ func (a *app) printAudience(ctx context.Context, cfg *campaigns.Config, db *stor
 	fmt.Fprintf(a.stdout, "%s %s: %d of %d customers\n", what, name, count, total)
 	if camp != nil {
 		for _, ch := range camp.Channels {
-			reach, err := a.reachable(ctx, db, cond, ch, opts)
+			reach, err := db.CountReachable(ctx, cond, ch, opts)
 			if err != nil {
 				return err
 			}
@@ -124,21 +124,6 @@ func (a *app) printAudience(ctx context.Context, cfg *campaigns.Config, db *stor
 	}
 	fmt.Fprintf(a.stdout, "\nevaluated at %s in %s\n", now.In(loc).Format(time.RFC3339), time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// reachable counts the audience members with consent and an address on a channel.
-func (a *app) reachable(ctx context.Context, db *store.DB, cond campaigns.Condition, channel string, opts store.AudienceOptions) (int64, error) {
-	address := map[string]string{"email": "email", "sms": "phone"}[channel]
-	c := &campaigns.All{Of: []campaigns.Condition{
-		cond,
-		&campaigns.Compare{Field: "consent." + channel, Type: campaigns.TypeBool, Op: campaigns.OpEq, Value: true},
-		&campaigns.Compare{Field: address, Type: campaigns.TypeString, Op: campaigns.OpExists, Value: true},
-	}}
-	aud, err := db.Compile(ctx, c, opts)
-	if err != nil {
-		return 0, err
-	}
-	return db.CountAudience(ctx, aud)
 }
 
 func dash(s string) string {
