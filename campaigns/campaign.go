@@ -131,8 +131,9 @@ type Coupon struct {
 // birthday campaigns, a birthday today in the customer's own time zone (or
 // within two days, with a send window: see delivery.BirthdayDue).
 func (c *Campaign) Condition() Condition {
+	segment := &Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience}
 	if c.followUp > 0 {
-		return c.followUpCondition(&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience})
+		return c.followUpCondition(segment)
 	}
 	if c.Kind == KindBirthday {
 		var birthday Condition = &BirthdayIn{At: c.Pos, Days: 0}
@@ -143,12 +144,9 @@ func (c *Campaign) Condition() Condition {
 			// delivery.BirthdayDue).
 			birthday = &Any{At: c.Pos, Of: []Condition{birthday, &BirthdayIn{At: c.Pos, Days: 1}, &BirthdayIn{At: c.Pos, Days: 2}}}
 		}
-		return &All{At: c.Pos, Of: []Condition{
-			&Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience},
-			birthday,
-		}}
+		return &All{At: c.Pos, Of: []Condition{segment, birthday}}
 	}
-	return &Ref{At: c.Audience.At, Name: c.Audience.Name, Segment: c.Audience}
+	return segment
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/channels/ratelimit"
+	"github.com/tidings/tidings/customer"
 )
 
 // FrequencyCap limits how many messages one customer gets on one channel,
@@ -246,7 +247,7 @@ func (d decoder) smsSettings(n *node, s *SMSSettings) {
 				if ok && strings.TrimSpace(footer) == "" {
 					d.errorf(p.val, "the opt-out line SMS must end with, such as 回T退订", "channels.sms.footer.%s: empty", p.key.value)
 				}
-				s.Footers[strings.ToLower(locale)] = footer
+				s.Footers[customer.LocaleFallbacks(locale)[0]] = footer // its most specific key
 			}
 		},
 		"twilio": func(v *node) {
@@ -307,20 +308,10 @@ func (d decoder) httpURL(n *node, what string) string {
 // Footer returns the opt-out footer for a locale: zh-CN, then zh, then the
 // default; "" when none is configured.
 func (s SMSSettings) Footer(locale string) string {
-	l := strings.ToLower(locale)
-	for {
-		if f, ok := s.Footers[l]; ok {
+	for _, k := range customer.LocaleFallbacks(locale) {
+		if f, ok := s.Footers[k]; ok {
 			return f
 		}
-		i := strings.LastIndexAny(l, "-_")
-		if i < 0 {
-			break
-		}
-		l = l[:i]
 	}
-	return s.Footers[""]
-}
-
-func (s SMSSettings) String() string {
-	return fmt.Sprintf("sms(rate %s, %d footers)", s.Rate, len(s.Footers))
+	return ""
 }

@@ -125,6 +125,23 @@ func TimeZone(s string) (string, error) {
 
 var errTimeZone = errors.New("unknown time zone (use an IANA name such as Asia/Shanghai)")
 
+// LocaleFallbacks returns the keys to look a locale up by, most specific
+// first and always ending with "" for the default: "zh_Hant-TW" gives
+// zh-hant-tw, zh-hant, zh, "". Keys are lower case, with "-" between parts.
+func LocaleFallbacks(locale string) []string {
+	l := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(locale), "_", "-"))
+	var keys []string
+	for l != "" {
+		keys = append(keys, l)
+		i := strings.LastIndexByte(l, '-')
+		if i < 0 {
+			break
+		}
+		l = l[:i]
+	}
+	return append(keys, "")
+}
+
 // Locale returns s as a BCP 47 language tag with conventional case
 // ("zh_cn" becomes "zh-CN"), or "" for a blank s. Only the shape is checked,
 // not whether the language or region exists.

@@ -88,28 +88,12 @@ func (t *tmpl) has(p part) bool { return len(t.parts[p]) > 0 }
 // lookup finds the variant of p for locale, falling back from zh-Hant-TW to
 // zh-Hant to zh to the default. It returns nil if there is none.
 func (t *tmpl) lookup(p part, locale string) *variant {
-	for _, l := range fallbacks(locale) {
+	for _, l := range customer.LocaleFallbacks(locale) {
 		if v := t.parts[p][l]; v != nil {
 			return v
 		}
 	}
 	return nil
-}
-
-// fallbacks returns the variant keys to try for locale, most specific first
-// and always ending with "" for the default.
-func fallbacks(locale string) []string {
-	l := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(locale), "_", "-"))
-	var keys []string
-	for l != "" {
-		keys = append(keys, l)
-		i := strings.LastIndexByte(l, '-')
-		if i < 0 {
-			break
-		}
-		l = l[:i]
-	}
-	return append(keys, "")
 }
 
 // Set is every template folder under one directory, parsed once. It is
