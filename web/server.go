@@ -126,8 +126,10 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages
-	s.client = asynq.NewClient(o.Redis)
-	s.inspector = asynq.NewInspector(o.Redis)
+	// Over rdb, not pools of their own; Close closes rdb, not them (asynq
+	// refuses to close a client it did not make).
+	s.client = asynq.NewClientFromRedisClient(rdb)
+	s.inspector = asynq.NewInspectorFromRedisClient(rdb)
 	// One asynqmon per role over the same root path: the request's role
 	// picks which serves it.
 	s.queuesAdmin = asynqmon.New(asynqmon.Options{RootPath: "/queues", RedisConnOpt: o.Redis})
@@ -178,7 +180,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Close releases the server's Redis connections.
 func (s *Server) Close() error {
-	return errors.Join(s.queuesAdmin.Close(), s.queuesViewer.Close(), s.client.Close(), s.inspector.Close(), s.rdb.Close())
+	return errors.Join(s.queuesAdmin.Close(), s.queuesViewer.Close(), s.rdb.Close())
 }
 
 // queues serves asynqmon: the full one to admins, the read-only one to
