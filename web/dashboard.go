@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -453,32 +454,30 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, p *principal) {
 // pause pauses a run from the dashboard: its batches wait, as after an
 // authentication failure, until it is resumed.
 func (s *Server) pause(w http.ResponseWriter, r *http.Request, p *principal) {
-	name, run := r.PathValue("name"), r.PathValue("run")
-	ok, err := s.store.PauseRun(r.Context(), name, run, "paused from the dashboard by "+p.Name)
-	if err != nil {
-		s.serverError(w, r, p, err)
-		return
-	}
-	notice := "not-running"
-	if ok {
-		notice = "paused"
-		s.log.Info("dashboard: run paused", "user", p.Name, "campaign", name, "run", run)
-	}
-	s.backToRun(w, r, name, run, notice)
+	s.runAction(w, r, p, "paused", "not-running", func(ctx context.Context, name, run string) (bool, error) {
+		return s.store.PauseRun(ctx, name, run, "paused from the dashboard by "+p.Name)
+	})
 }
 
 // resume resumes a paused run, as `tidings resume` does.
 func (s *Server) resume(w http.ResponseWriter, r *http.Request, p *principal) {
+	s.runAction(w, r, p, "resumed", "not-paused", s.store.ResumeRun)
+}
+
+// runAction changes a run's status by act and goes back to the run's page
+// with the notice done, or not when act changed nothing.
+func (s *Server) runAction(w http.ResponseWriter, r *http.Request, p *principal, done, not string,
+	act func(ctx context.Context, name, run string) (bool, error)) {
 	name, run := r.PathValue("name"), r.PathValue("run")
-	ok, err := s.store.ResumeRun(r.Context(), name, run)
+	ok, err := act(r.Context(), name, run)
 	if err != nil {
 		s.serverError(w, r, p, err)
 		return
 	}
-	notice := "not-paused"
+	notice := not
 	if ok {
-		notice = "resumed"
-		s.log.Info("dashboard: run resumed", "user", p.Name, "campaign", name, "run", run)
+		notice = done
+		s.log.Info("dashboard: run "+done, "user", p.Name, "campaign", name, "run", run)
 	}
 	s.backToRun(w, r, name, run, notice)
 }
