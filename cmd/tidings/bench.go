@@ -14,8 +14,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/templates"
 )
 
 func (a *app) benchCommand() *cobra.Command {
@@ -104,7 +106,7 @@ func (a *app) bench(ctx context.Context, recipients, concurrency int) error {
 		defer mr.Close()
 		opt = asynq.RedisClientOpt{Addr: mr.Addr()}
 	}
-	client, stop, err := a.inProcessWorker(ctx, cfg, tmpl, db, opt, concurrency)
+	client, stop, err := a.inProcessWorker(ctx, func() *campaigns.Config { return cfg }, func() *templates.Set { return tmpl }, db, opt, concurrency)
 	if err != nil {
 		return err
 	}

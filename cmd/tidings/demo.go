@@ -98,7 +98,7 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 	}
 	defer mr.Close()
 	opt := asynq.RedisClientOpt{Addr: mr.Addr()}
-	client, stopWorker, err := a.liveInProcessWorker(ctx, live.Config, live.Templates, db, opt, 8)
+	client, stopWorker, err := a.inProcessWorker(ctx, live.Config, live.Templates, db, opt, 8)
 	if err != nil {
 		return err
 	}
@@ -106,8 +106,9 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 	defer a.watchConfig(ctx, live)()
 
 	var dashboard string
+	password := a.demoPassword()
 	if !once {
-		ws, url, err := a.demoDashboard(ctx, listen, listenGiven, live, opt, db)
+		ws, url, err := a.demoDashboard(ctx, listen, listenGiven, live, opt, db, password)
 		if err != nil {
 			return err
 		}
@@ -186,7 +187,7 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 	s := a.newScheduler(live.Config, client, db, 0, 0) // the demo just ran today's occurrences
 	scheduled := make(chan error, 1)
 	go func() { scheduled <- s.Run(ctx) }()
-	fmt.Fprintf(a.stdout, "\ndashboard: %s  (user admin, password %s)\n", dashboard, a.demoPassword())
+	fmt.Fprintf(a.stdout, "\ndashboard: %s  (user admin, password %s)\n", dashboard, password)
 	fmt.Fprintf(a.stdout, "the scheduler and the worker keep running; edits under configs/ and templates/ are reloaded. Ctrl-C stops.\n")
 	<-ctx.Done()
 	fmt.Fprintf(a.stdout, "stopping …\n")
@@ -196,9 +197,9 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 
 // demoDashboard starts the dashboard for the demo: on listen, or, when
 // that address is taken and was not asked for, on any free port.
-func (a *app) demoDashboard(ctx context.Context, listen string, listenGiven bool, live *reload.Holder, opt asynq.RedisConnOpt, db *store.DB) (*webServer, string, error) {
+func (a *app) demoDashboard(ctx context.Context, listen string, listenGiven bool, live *reload.Holder, opt asynq.RedisConnOpt, db *store.DB, password string) (*webServer, string, error) {
 	secret, _ := a.secret() // the worker's, so its links verify
-	users := []web.User{{Name: "admin", Role: web.RoleAdmin, Password: a.demoPassword()}}
+	users := []web.User{{Name: "admin", Role: web.RoleAdmin, Password: password}}
 	ws, err := a.startWeb(ctx, listen, live, opt, db, users, secret)
 	if err != nil && !listenGiven {
 		host, _, _ := net.SplitHostPort(listen)
@@ -212,15 +213,12 @@ func (a *app) demoDashboard(ctx context.Context, listen string, listenGiven bool
 
 // demoPassword is TIDINGS_ADMIN_PASSWORD, or one made up for this process.
 func (a *app) demoPassword() string {
-	a.demoPass.Do(func() {
-		a.demoPassValue = a.getenv("TIDINGS_ADMIN_PASSWORD")
-		if a.demoPassValue == "" {
-			b := make([]byte, 10)
-			rand.Read(b)
-			a.demoPassValue = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
-		}
-	})
-	return a.demoPassValue
+	if p := a.getenv("TIDINGS_ADMIN_PASSWORD"); p != "" {
+		return p
+	}
+	b := make([]byte, 10)
+	rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
 
 // waitRun waits until a run is done, or has done all it can before its

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 
 	_ "time/tzdata" // the binary carries its own zone database, for containers without one
@@ -36,9 +35,6 @@ type app struct {
 	configDir      string
 	templatesDir   string
 	log            *slog.Logger
-
-	demoPass      sync.Once // the demo dashboard's password, made once
-	demoPassValue string
 }
 
 // exitError carries a process exit code through cobra.
@@ -113,13 +109,9 @@ func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 // loadConfig loads and checks the configuration folder, printing every
 // problem; the error is then only an exit code.
 func (a *app) loadConfig() (*campaigns.Config, error) {
-	cfg, err := campaigns.Load(a.configDir, a.templatesDir)
+	cfg, err := a.loadCampaigns()
 	if err != nil {
-		if errs, ok := err.(campaigns.Errors); ok {
-			fmt.Fprintln(a.stderr, errs.Error())
-			return nil, &exitError{code: 1, msg: fmt.Sprintf("%d %s in %s", len(errs), plural(len(errs), "error", "errors"), a.configDir)}
-		}
-		return nil, err
+		return nil, a.loadFailed(err)
 	}
 	return cfg, nil
 }

@@ -288,10 +288,7 @@ func (a *app) runsCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CAMPAIGN\tRUN\tSTATUS\tTARGETED\tSENT\tSKIPPED\tFAILED\tDEFERRED\tUNKNOWN\tSTARTED\tFINISHED")
 			for _, r := range runs {
-				finished := "-"
-				if !r.FinishedAt.IsZero() {
-					finished = r.FinishedAt.Local().Format("2006-01-02 15:04:05")
-				}
+				finished := localTime(r.FinishedAt)
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Campaign, r.Occurrence, r.Status, r.Targeted,
 					r.Total(store.StatusSent), r.Total(store.StatusSkipped), r.Total(store.StatusFailed),
 					r.Total(store.StatusDeferred), r.Total(store.StatusUnknown), r.StartedAt.Local().Format("2006-01-02 15:04:05"), finished)

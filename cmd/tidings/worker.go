@@ -156,19 +156,29 @@ func (a *app) loadFailed(err error) error {
 	return &exitError{code: 1, msg: le.summary}
 }
 
-// load is loadAll without the printing, for a reload to log the problems.
-func (a *app) load() (*campaigns.Config, *templates.Set, error) {
+// loadCampaigns loads the configuration folder; its problems come as a
+// *loadError.
+func (a *app) loadCampaigns() (*campaigns.Config, error) {
 	cfg, err := campaigns.Load(a.configDir, a.templatesDir)
 	if err != nil {
 		var errs campaigns.Errors
 		if !errors.As(err, &errs) {
-			return nil, nil, err
+			return nil, err
 		}
 		le := &loadError{summary: fmt.Sprintf("%d %s in %s", len(errs), plural(len(errs), "error", "errors"), a.configDir)}
 		for _, e := range errs {
 			le.problems = append(le.problems, e)
 		}
-		return nil, nil, le
+		return nil, le
+	}
+	return cfg, nil
+}
+
+// load is loadAll without the printing, for a reload to log the problems.
+func (a *app) load() (*campaigns.Config, *templates.Set, error) {
+	cfg, err := a.loadCampaigns()
+	if err != nil {
+		return nil, nil, err
 	}
 	tmpl, err := templates.Load(a.templatesDir)
 	if err != nil {
@@ -333,17 +343,10 @@ func (a *app) worker(ctx context.Context, concurrency int, listen string) error 
 	return a.serve(ctx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency)
 }
 
-// inProcessWorker runs a worker in this process on a fixed configuration,
-// for the benchmark. stop shuts it down (gracefully) and may be called more
-// than once.
-func (a *app) inProcessWorker(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB,
-	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
-	return a.liveInProcessWorker(ctx, func() *campaigns.Config { return cfg }, func() *templates.Set { return tmpl }, db, opt, concurrency)
-}
-
-// liveInProcessWorker is inProcessWorker reading config and tmpl for every
-// task, for the demo's reloaded configuration.
-func (a *app) liveInProcessWorker(ctx context.Context, config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB,
+// inProcessWorker runs a worker in this process, reading config and tmpl
+// for every task (the demo's reloaded configuration, the benchmark's fixed
+// one). stop shuts it down (gracefully) and may be called more than once.
+func (a *app) inProcessWorker(ctx context.Context, config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB,
 	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
 	client := asynq.NewClient(opt)
 	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
