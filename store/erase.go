@@ -146,17 +146,12 @@ func (s *DB) ledgerAddresses(ctx context.Context, tx *sql.Tx, id int64, addrs []
 	return slices.Compact(addrs), nil
 }
 
-// execer is the database or a transaction.
-type execer interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}
-
 // scrub replaces a customer's addresses in their ledger rows, and any
 // mention of them in those rows' reasons (a skipped row's reason quotes the
 // suppression's, and a bounce's quotes the SMTP reply, which names the
 // mailbox) and in runs' and batches' errors (a circuit breaker's pause
 // quotes the last failure).
-func (s *DB) scrub(ctx context.Context, q execer, id int64, addrs []channelAddress) error {
+func (s *DB) scrub(ctx context.Context, q querier, id int64, addrs []channelAddress) error {
 	seen := map[string]bool{}
 	for _, ca := range addrs {
 		a := ca.address
@@ -189,11 +184,8 @@ func (s *DB) scrub(ctx context.Context, q execer, id int64, addrs []channelAddre
 func (s *DB) eraseSuppressions(ctx context.Context, tx *sql.Tx, e *Erasure, addrs []channelAddress, opt EraseOptions) error {
 	now := s.timeArg(s.now())
 	for _, ca := range addrs {
-		sup := Suppression{Channel: ca.channel, Address: ca.address}
-		err := tx.QueryRowContext(ctx, s.rebind(`SELECT reason, created_at FROM suppressions WHERE channel = ? AND address = ?`),
-			ca.channel, ca.address).Scan(&sup.Reason, scanTime{&sup.Since})
-		found := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		sup, found, err := s.suppression(ctx, tx, ca.channel, ca.address)
+		if err != nil {
 			return fmt.Errorf("suppressions: %w", err)
 		}
 		if found && CauseOf(sup.Reason) == CauseBounce {

@@ -174,15 +174,11 @@ const suppressSQL = `INSERT INTO suppressions (channel, address, reason, created
 // Suppressed reports whether an address is on a channel's suppression list,
 // and why.
 func (s *DB) Suppressed(ctx context.Context, channel, address string) (bool, string, error) {
-	var reason string
-	err := s.db.QueryRowContext(ctx, s.rebind("SELECT reason FROM suppressions WHERE channel = ? AND address = ?"), channel, address).Scan(&reason)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, "", nil
-	}
+	sup, found, err := s.suppression(ctx, s.db, channel, address)
 	if err != nil {
 		return false, "", fmt.Errorf("suppression lookup: %w", err)
 	}
-	return true, reason, nil
+	return found, sup.Reason, nil
 }
 
 // SuppressedAmong returns which of addresses are on a channel's suppression

@@ -186,9 +186,7 @@ func (s *DB) batches(ctx context.Context, where string, args ...any) ([]Batch, e
 }
 
 // batchesIn is batches on q: the database, or a transaction.
-func (s *DB) batchesIn(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, where string, args ...any) ([]Batch, error) {
+func (s *DB) batchesIn(ctx context.Context, q querier, where string, args ...any) ([]Batch, error) {
 	rows, err := q.QueryContext(ctx, s.rebind(`SELECT campaign, occurrence, ids, per_customer, queue, not_before, status, created_at FROM run_batches `+where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)

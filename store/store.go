@@ -163,6 +163,13 @@ func sqliteDSN(rawURL string) (path, dsn string, err error) {
 // Redact hides a password in a URL for messages and logs (see redact.URL).
 func Redact(raw string) string { return redact.URL(raw) }
 
+// querier is the database or a transaction.
+type querier interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
 

@@ -160,14 +160,12 @@ var ErrSuppressionChanged = errors.New("the suppression changed meanwhile; nothi
 // *OptOutError and stays. Lifting never grants consent: an opt-out also
 // withdrew it, and only an import gives it back.
 func (s *DB) LiftSuppression(ctx context.Context, channel, address string, force bool) (Suppression, error) {
-	sup := Suppression{Channel: channel, Address: address}
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT reason, created_at FROM suppressions WHERE channel = ? AND address = ?`),
-		channel, address).Scan(&sup.Reason, scanTime{&sup.Since})
-	if errors.Is(err, sql.ErrNoRows) {
-		return sup, ErrNotFound
-	}
+	sup, found, err := s.suppression(ctx, s.db, channel, address)
 	if err != nil {
 		return sup, fmt.Errorf("lift suppression: %w", err)
+	}
+	if !found {
+		return sup, ErrNotFound
 	}
 	if !force && CauseOf(sup.Reason) != CauseBounce {
 		return sup, &OptOutError{Suppression: sup}
@@ -183,4 +181,16 @@ func (s *DB) LiftSuppression(ctx context.Context, channel, address string, force
 		return sup, ErrSuppressionChanged
 	}
 	return sup, nil
+}
+
+// suppression reads an address's entry on a channel's suppression list, on
+// the database or in a transaction; found is false when there is none.
+func (s *DB) suppression(ctx context.Context, q querier, channel, address string) (sup Suppression, found bool, err error) {
+	sup = Suppression{Channel: channel, Address: address}
+	err = q.QueryRowContext(ctx, s.rebind(`SELECT reason, created_at FROM suppressions WHERE channel = ? AND address = ?`),
+		channel, address).Scan(&sup.Reason, scanTime{&sup.Since})
+	if errors.Is(err, sql.ErrNoRows) {
+		return sup, false, nil
+	}
+	return sup, err == nil, err
 }
