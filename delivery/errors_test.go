@@ -13,6 +13,7 @@ import (
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/store/storetest"
 )
 
 // provider is a scripted stand-in for an SMS or email provider's answers;
@@ -168,17 +169,11 @@ func (s *scripted) set(err error) {
 
 func waitStatus(t *testing.T, b *bundle, run, status string) store.RunSummary {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		s, _ := b.db.RunSummaryOf(context.Background(), "greeting", run)
-		if s.Status == status {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run is %s, want %s: %+v", s.Status, status, s)
-		}
-		time.Sleep(100 * time.Millisecond)
+	r, err := storetest.WaitRun(b.db, "greeting", run, status, time.Minute)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return r
 }
 
 // A provider refusing our credentials pauses the run at once; nobody is

@@ -92,17 +92,11 @@ func (b *bundle) startWorker(t *testing.T, concurrency int) {
 
 func (b *bundle) waitDone(t *testing.T, campaign, run string, timeout time.Duration) store.RunSummary {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		r, err := b.db.RunSummaryOf(context.Background(), campaign, run)
-		if err == nil && r.Status == store.RunDone {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s %s not done after %s: %+v %v", campaign, run, timeout, r, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	r, err := storetest.WaitRun(b.db, campaign, run, store.RunDone, timeout)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return r
 }
 
 // addCustomers generates n customers and suppresses every 50th one's phone

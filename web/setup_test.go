@@ -127,16 +127,11 @@ func (b *bundle) runCampaign(t *testing.T, name, occurrence string) store.RunSum
 	if ok, err := delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns[name], occurrence); !ok || err != nil {
 		t.Fatalf("enqueue %s %s: %v %v", name, occurrence, ok, err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		r, err := b.db.RunSummaryOf(ctx, name, occurrence)
-		if err == nil && r.Status == store.RunDone {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s %s not done: %+v %v", name, occurrence, r, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	r, err := storetest.WaitRun(b.db, name, occurrence, store.RunDone, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return r
 }
 
 // addCustomers stores n customers, C001…, with an email and a phone and

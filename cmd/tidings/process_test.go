@@ -125,22 +125,16 @@ func (c *cluster) waitDone(t *testing.T, db *store.DB, run string, timeout time.
 
 func (c *cluster) waitCampaign(t *testing.T, db *store.DB, campaign, run string, timeout time.Duration) store.RunSummary {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		s, err := db.RunSummaryOf(context.Background(), campaign, run)
-		if err == nil && s.Status == store.RunDone {
-			return s
+	s, err := storetest.WaitRun(db, campaign, run, store.RunDone, timeout)
+	if err != nil {
+		logs, _ := filepath.Glob(filepath.Join(c.dir, "worker-*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
 		}
-		if time.Now().After(deadline) {
-			logs, _ := filepath.Glob(filepath.Join(c.dir, "worker-*.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				t.Logf("%s:\n%s", l, b)
-			}
-			t.Fatalf("run not done after %s: %+v %v", timeout, s, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		t.Fatal(err)
 	}
+	return s
 }
 
 // checkOnce asserts that no message went out twice, that every ledger row

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -136,4 +137,21 @@ func CellsContaining(t testing.TB, db *store.DB, tables []string, needles ...str
 		rows.Close()
 	}
 	return out
+}
+
+// WaitRun polls a run until it has status (store.RunDone, RunPaused, …)
+// and returns it; after timeout it returns the run as last seen and an
+// error saying so.
+func WaitRun(db *store.DB, campaign, run, status string, timeout time.Duration) (store.RunSummary, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		r, err := db.RunSummaryOf(context.Background(), campaign, run)
+		if err == nil && r.Status == status {
+			return r, nil
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("run %s %s not %s after %s: %+v %v", campaign, run, status, timeout, r, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
