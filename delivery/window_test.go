@@ -137,13 +137,9 @@ func TestSendWindowAcrossZones(t *testing.T) {
 			if err := b.db.UpsertCustomers(ctx, custs); err != nil {
 				t.Fatal(err)
 			}
-			zoneOf := map[int64]string{}
 			loaded, err := b.db.CustomersByID(ctx, allIDs(t, b.db))
 			if err != nil {
 				t.Fatal(err)
-			}
-			for _, cu := range loaded {
-				zoneOf[cu.ID] = cu.TimeZone
 			}
 
 			payload, _ := json.Marshal(delivery.RunPayload{Campaign: "windowed", Occurrence: "2027-03-14"})
@@ -153,19 +149,15 @@ func TestSendWindowAcrossZones(t *testing.T) {
 
 			// The batches as Asynq holds them: due now (pending) or later
 			// (scheduled), by window opening.
-			insp := asynq.NewInspector(b.redis.Opt())
-			defer insp.Close()
-			var queue []due
-			pending, _ := insp.ListPendingTasks("tidings:normal", asynq.PageSize(1000))
-			scheduled, _ := insp.ListScheduledTasks("tidings:normal", asynq.PageSize(1000))
-			for _, ti := range pending {
-				queue = append(queue, due{start, asynq.NewTask(ti.Type, ti.Payload)})
+			queue := newTasks(t, b, map[string]bool{}, start)
+			pending := 0
+			for _, d := range queue {
+				if d.at.Equal(start) {
+					pending++
+				}
 			}
-			for _, ti := range scheduled {
-				queue = append(queue, due{ti.NextProcessAt, asynq.NewTask(ti.Type, ti.Payload)})
-			}
-			if len(scheduled) == 0 || len(pending) == 0 {
-				t.Fatalf("want batches due now and later, got %d pending, %d scheduled", len(pending), len(scheduled))
+			if scheduled := len(queue) - pending; scheduled == 0 || pending == 0 {
+				t.Fatalf("want batches due now and later, got %d pending, %d scheduled", pending, scheduled)
 			}
 			sum, err := b.db.RunSummaryOf(ctx, "windowed", "2027-03-14")
 			if err != nil {
@@ -208,7 +200,7 @@ func TestSendWindowAcrossZones(t *testing.T) {
 					t.Errorf("customer %d (%q): %d messages, want 1", cu.ID, cu.TimeZone, len(times))
 					continue
 				}
-				loc := delivery.RecipientZone(&c, zoneOf[cu.ID])
+				loc := delivery.RecipientZone(&c, cu.TimeZone)
 				tc.check(t, cu.TimeZone, times[0].In(loc), start.In(loc))
 			}
 			sum, err = b.db.RunSummaryOf(ctx, "windowed", "2027-03-14")
