@@ -19,8 +19,14 @@ build-static: ## build bin/tidings as the Dockerfile does (static, no cgo)
 docker: ## build the container image tidings:local (the one docker-compose.yml runs)
 	docker build -t tidings:local .
 
+# Tests build as the Dockerfile does (CGO_ENABLED=0, -trimpath), so that the
+# test binaries, the binary the end-to-end tests run and build-static share
+# one build cache. -parallel 4: the end-to-end tests that run in parallel
+# mostly wait (for Asynq's lease and retries, a rate, a send window), so
+# twice the cores keeps both busy. -timeout is per package: the slowest takes
+# under half of it on a loaded 2-core machine (README, "Testing").
 test: ## run the whole test suite against real PostgreSQL and Redis (started by scripts/test-services)
-	scripts/test-services $(GO) test -count=1 ./...
+	CGO_ENABLED=0 scripts/test-services $(GO) test -trimpath -count=1 -parallel 4 -timeout 10m ./...
 	$(MAKE) build-static
 	$(BIN) --help >/dev/null
 	$(BIN) validate

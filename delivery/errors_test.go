@@ -53,6 +53,7 @@ func (p *provider) Send(ctx context.Context, m channels.Message) (string, error)
 }
 
 func TestProviderErrors(t *testing.T) {
+	t.Parallel() // waits for Asynq's retries
 	b := setup(t, store.SQLite)
 	customers := addCustomers(t, b.db, 400)
 	ctx := context.Background()
@@ -117,6 +118,7 @@ func TestProviderErrors(t *testing.T) {
 // When the provider stays down past max_retries, the last attempt settles
 // the remaining recipients as failed instead of leaving them unaccounted.
 func TestGiveUpAfterMaxRetries(t *testing.T) {
+	t.Parallel() // waits for Asynq's retries
 	b := setup(t, store.SQLite)
 	addCustomers(t, b.db, 150)
 	b.cfg.Settings.Channels.BreakAfter = 0 // without the circuit breaker, which would pause the run first
@@ -179,6 +181,7 @@ func waitStatus(t *testing.T, b *bundle, run, status string) store.RunSummary {
 // A provider refusing our credentials pauses the run at once; nobody is
 // failed; after resume everyone is sent, once.
 func TestAuthFailurePausesTheRun(t *testing.T) {
+	t.Parallel() // waits for Asynq's retries
 	// With max_retries 0 the pause happens on the last counted attempt:
 	// the batches must wait, not be archived by Asynq.
 	for _, retries := range []int{3, 0} {

@@ -87,8 +87,9 @@ func TestFollowUpCouponAndUnknownFollowUp(t *testing.T) {
 	announce.Gift = &campaigns.Gift{Coupon: &campaigns.Coupon{Prefix: "SPRING", Amount: 30, Currency: "CNY", ValidDays: 14}}
 	b.cfg.Campaigns["announce"] = &announce
 	cu := customer.Customer{ID: 7, Name: "Li"}
-	launch := b.pipeline.TemplateData(&announce, "once", cu, "email", time.Now())
-	reminder := b.pipeline.TemplateData(announce.ForRun("follow-up-1"), "follow-up-1", cu, "email", time.Now())
+	now := time.Date(2027, 3, 1, 10, 0, 0, 0, time.UTC) // one instant: two reads of the wall clock could straddle midnight
+	launch := b.pipeline.TemplateData(&announce, "once", cu, "email", now)
+	reminder := b.pipeline.TemplateData(announce.ForRun("follow-up-1"), "follow-up-1", cu, "email", now.Add(7*24*time.Hour))
 	if launch.Coupon.Code != reminder.Coupon.Code {
 		t.Errorf("launch coupon %s, follow-up coupon %s: want the same", launch.Coupon.Code, reminder.Coupon.Code)
 	}

@@ -204,16 +204,20 @@ func (p *Pipeline) addBatches(ctx context.Context, bs []store.Batch) error {
 
 // enqueueBatch enqueues a recorded batch; one already enqueued is left be.
 func (p *Pipeline) enqueueBatch(ctx context.Context, b store.Batch) error {
-	return enqueueBatch(ctx, p.Client, b, p.Config().Settings.Delivery.MaxRetries)
+	return enqueueBatch(ctx, p.Client, b, p.Config().Settings.Delivery.MaxRetries, p.now())
 }
 
-func enqueueBatch(ctx context.Context, client *asynq.Client, b store.Batch, maxRetries int) error {
+// enqueueBatch enqueues b to be processed at b.NotBefore on the clock now
+// is read from (the pipeline's or the store's, which tests may set).
+func enqueueBatch(ctx context.Context, client *asynq.Client, b store.Batch, maxRetries int, now time.Time) error {
 	payload, _ := json.Marshal(BatchPayload{Campaign: b.Campaign, Occurrence: b.Run, CustomerIDs: b.CustomerIDs})
 	opts := []asynq.Option{asynq.TaskID(BatchTaskID(b.Campaign, b.Run, b.FirstID())), asynq.Queue(b.Queue),
 		asynq.MaxRetry(asynqMaxRetry(maxRetries)), asynq.Retention(retention), asynq.Timeout(batchTimeout)}
 	if !b.NotBefore.IsZero() {
-		// A time in the past is processed at once.
-		opts = append(opts, asynq.ProcessAt(b.NotBefore))
+		// As a wait, not an instant: Asynq compares instants with the real
+		// clock, which the pipeline's may not be. A wait of zero or less
+		// is processed at once.
+		opts = append(opts, asynq.ProcessIn(b.NotBefore.Sub(now)))
 	}
 	_, err := client.EnqueueContext(ctx, asynq.NewTask(TypeBatch, payload), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {

@@ -166,6 +166,7 @@ func expectFirst(t *testing.T, db *store.DB, c customer.Customer) (channel strin
 }
 
 func TestCampaignTo10000Customers(t *testing.T) {
+	t.Parallel()
 	b := setup(t, store.Postgres)
 	customers := addCustomers(t, b.db, 10000)
 	b.startWorker(t, 8)
@@ -251,6 +252,7 @@ func contains(s, sub string) bool {
 // Enqueuing an occurrence twice is a no-op, and its run task running twice
 // at once (as at-least-once delivery allows) sends nothing extra.
 func TestOccurrenceTwiceSendsOnce(t *testing.T) {
+	t.Parallel()
 	b := setup(t, store.Postgres)
 	addCustomers(t, b.db, 2000)
 	ctx := context.Background()

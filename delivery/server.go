@@ -102,7 +102,7 @@ func Reconcile(ctx context.Context, db *store.DB, inspector *asynq.Inspector, cl
 			if rerr != nil || run.Status == store.RunRunning {
 				continue // the run task is still paging; it enqueues its batches
 			}
-			if err := enqueueBatch(ctx, client, b, maxRetries); err != nil {
+			if err := enqueueBatch(ctx, client, b, maxRetries, db.Now()); err != nil {
 				return err
 			}
 			log.Warn("re-enqueued a batch whose task was missing from Redis", "campaign", b.Campaign, "run", b.Run, "first_id", b.FirstID())
@@ -205,7 +205,7 @@ func Revive(ctx context.Context, db *store.DB, inspector *asynq.Inspector, clien
 		return 0, false, err
 	}
 	for _, b := range batches {
-		if err := enqueueBatch(ctx, client, b, maxRetries); err != nil {
+		if err := enqueueBatch(ctx, client, b, maxRetries, db.Now()); err != nil {
 			return 0, false, err
 		}
 	}

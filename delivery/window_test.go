@@ -331,11 +331,31 @@ func drain(t *testing.T, b *bundle, clk simClock, queue []due) {
 }
 
 // newTasks lists the batch tasks in Redis not seen before, with the time
-// Asynq would hand each out (now for pending ones).
+// (on the simulated clock, which reads now) Asynq would hand each out: now
+// for pending ones, the batch's not_before for scheduled ones. Asynq keeps
+// the real clock, so a scheduled task must be held for the wait until then,
+// not until that instant, which the test checks.
 func newTasks(t *testing.T, b *bundle, seen map[string]bool, now time.Time) []due {
 	t.Helper()
 	insp := asynq.NewInspector(b.redis.Opt())
 	defer insp.Close()
+	dueAt := func(payload []byte) time.Time {
+		var pl delivery.BatchPayload
+		if err := json.Unmarshal(payload, &pl); err != nil {
+			t.Fatal(err)
+		}
+		batches, err := b.db.RunBatches(context.Background(), pl.Campaign, pl.Occurrence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bt := range batches {
+			if bt.FirstID() == pl.CustomerIDs[0] {
+				return bt.NotBefore
+			}
+		}
+		t.Fatalf("no batch %s %s %d in the database", pl.Campaign, pl.Occurrence, pl.CustomerIDs[0])
+		return time.Time{}
+	}
 	var out []due
 	for _, q := range []string{"tidings:high", "tidings:normal", "tidings:low"} {
 		pending, _ := insp.ListPendingTasks(q, asynq.PageSize(1000))
@@ -347,7 +367,11 @@ func newTasks(t *testing.T, b *bundle, seen map[string]bool, now time.Time) []du
 			seen[ti.ID] = true
 			at := now
 			if ti.State == asynq.TaskStateScheduled {
-				at = ti.NextProcessAt
+				at = dueAt(ti.Payload)
+				// Asynq stores whole seconds; the enqueue was a moment ago.
+				if held, want := time.Until(ti.NextProcessAt), at.Sub(now); (held - want).Abs() > 2*time.Second {
+					t.Errorf("a batch due in %s (simulated) is held by Asynq for %s (real)", want, held.Round(time.Second))
+				}
 			}
 			out = append(out, due{at, asynq.NewTask(ti.Type, ti.Payload)})
 		}

@@ -129,6 +129,8 @@ type Scheduler struct {
 	// Nil: report every fire in Lookback before MaxLateness.
 	Ran func(ctx context.Context, c *campaigns.Campaign, occurrence string) bool
 	Log *slog.Logger
+	// Now is the clock Run ticks by; nil is the wall clock.
+	Now func() time.Time
 
 	last time.Time
 }
@@ -186,12 +188,16 @@ func (s *Scheduler) Next(now time.Time, limit time.Duration) time.Time {
 // Run ticks at every fire time (and at least every minute, to follow
 // configuration changes) until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
+	clock := s.Now
+	if clock == nil {
+		clock = time.Now
+	}
 	for {
-		now := time.Now()
-		if _, err := s.Tick(ctx, now); err != nil && ctx.Err() == nil {
+		if _, err := s.Tick(ctx, clock()); err != nil && ctx.Err() == nil {
 			s.Log.Error("scheduler tick", "err", err)
 		}
-		wait := time.Until(s.Next(time.Now(), time.Minute))
+		now := clock()
+		wait := s.Next(now, time.Minute).Sub(now)
 		select {
 		case <-ctx.Done():
 			return nil

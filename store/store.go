@@ -276,6 +276,9 @@ func (s *DB) SetClock(now func() time.Time) {
 	s.now = now
 }
 
+// Now is the time on the store's clock (see SetClock).
+func (s *DB) Now() time.Time { return s.now() }
+
 // timeArg converts a time to the dialect's parameter; the zero time is NULL.
 func (s *DB) timeArg(t time.Time) any {
 	if t.IsZero() {

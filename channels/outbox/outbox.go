@@ -30,14 +30,15 @@ type Outbox struct {
 	From mail.Address
 	// Delay simulates a provider's latency per message (0: none).
 	Delay time.Duration
-	now   func() time.Time
+	// Now stamps the files and the Date header; New sets the wall clock.
+	Now func() time.Time
 }
 
 var _ channels.Sender = (*Outbox)(nil)
 
 // New returns an outbox writing under dir.
 func New(dir string, from mail.Address, delay time.Duration) *Outbox {
-	return &Outbox{Dir: dir, From: from, Delay: delay, now: time.Now}
+	return &Outbox{Dir: dir, From: from, Delay: delay, Now: time.Now}
 }
 
 // Path is where a message is (or will be) written.
@@ -77,7 +78,7 @@ func (o *Outbox) Send(ctx context.Context, m channels.Message) (string, error) {
 			Body     string `json:"body"`
 			Campaign string `json:"campaign"`
 			Sent     string `json:"sent"`
-		}{m.DeliveryID, m.To, m.Body, m.Campaign, o.now().UTC().Format(time.RFC3339)}, "", "  ")
+		}{m.DeliveryID, m.To, m.Body, m.Campaign, o.Now().UTC().Format(time.RFC3339)}, "", "  ")
 	default:
 		return "", channels.Permanent(channels.ReasonInternal, fmt.Errorf("outbox: unknown channel %q", m.Channel))
 	}
@@ -115,7 +116,7 @@ func (o *Outbox) logSent(m channels.Message, path string) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(f, "%s %s %s\n", o.now().UTC().Format(time.RFC3339Nano), m.DeliveryID, path)
+	_, err = fmt.Fprintf(f, "%s %s %s\n", o.Now().UTC().Format(time.RFC3339Nano), m.DeliveryID, path)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -149,7 +150,7 @@ func (o *Outbox) eml(m channels.Message) ([]byte, error) {
 	h("From", o.From.String())
 	h("To", to.String())
 	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	h("Date", o.now().Format(time.RFC1123Z))
+	h("Date", o.Now().Format(time.RFC1123Z))
 	h("Message-ID", "<"+m.DeliveryID+"@tidings.outbox>")
 	if m.UnsubscribeURL != "" {
 		h("List-Unsubscribe", "<"+m.UnsubscribeURL+">")

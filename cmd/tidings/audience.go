@@ -26,7 +26,7 @@ address on file). Birthday conditions use each customer's own time zone;
 customers with none use the campaign's zone (for a segment, default_timezone).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			now := time.Now()
+			now := a.now()
 			if at != "" {
 				t, err := time.Parse(time.RFC3339, at)
 				if err != nil {

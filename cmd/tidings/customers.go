@@ -190,7 +190,7 @@ func (a *app) generate(ctx context.Context, db *store.DB, count int, seed int64)
 // generateIn generates count customers, chunk to a transaction: with chunk
 // equal to count, all of them or none.
 func (a *app) generateIn(ctx context.Context, db *store.DB, count int, seed int64, chunk int) error {
-	g := customer.NewGenerator(seed, time.Now())
+	g := customer.NewGenerator(seed, a.now())
 	prog := a.newProgress("generating customers", int64(count))
 	batch := make([]customer.Customer, 0, chunk)
 	for i := 0; i < count; i++ {

@@ -126,7 +126,7 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 		fmt.Fprintf(a.stdout, "stopping before the first runs finished; `tidings demo` again carries them on …\n")
 		return true
 	}
-	now := time.Now()
+	now := a.now()
 	fmt.Fprintf(a.stdout, "running %d sample campaigns through an in-process Redis and worker …\n", len(cfg.Campaigns))
 	start := time.Now()
 	for _, name := range cfg.CampaignNames() {

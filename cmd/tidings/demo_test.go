@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -12,156 +13,439 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels/outbox"
+	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/store"
 )
 
-// The quick start: `tidings demo` on a clean folder shows messages in the
-// outbox within 30 seconds, prints the dashboard's address, serves it, and
-// stops cleanly on Ctrl-C.
+// shanghai is the sample campaigns' zone, and most demo customers'.
+var shanghai, _ = time.LoadLocation("Asia/Shanghai")
+
+// demoFolder is a folder the demo runs in, on a clock of the test's: every
+// demo process started from it gets TIDINGS_TEST_NOW, so that the clock
+// runs on from one process to the next as if the wall clock had started at
+// start. The sample campaigns decide by the hour (send windows) and the
+// date (the day's occurrence, birthdays); on the wall clock the same test
+// would pass at some hours and fail at others.
+type demoFolder struct {
+	t          *testing.T
+	repo, dir  string
+	start, set time.Time // the demo's clock read start at the wall time set
+}
+
+func newDemoFolder(t *testing.T, start string) *demoFolder {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := filepath.Abs("../..")
+	return &demoFolder{t: t, repo: repo, dir: t.TempDir(), start: at, set: time.Now()}
+}
+
+// now is the time on the demo's clock.
+func (d *demoFolder) now() time.Time { return d.start.Add(time.Since(d.set)) }
+
+func (d *demoFolder) outbox() string { return filepath.Join(d.dir, ".tidings", "outbox") }
+
+// command is `tidings demo ARGS…` in the folder, its clock at d.now().
+func (d *demoFolder) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(binary(d.t), append([]string{"--config", filepath.Join(d.repo, "configs"), "--templates", filepath.Join(d.repo, "templates"),
+		"demo", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = d.dir
+	cmd.Env = append(os.Environ(), "TIDINGS_ADMIN_PASSWORD=quick-start-password", "TIDINGS_DATABASE_URL=", "TIDINGS_REDIS_URL=",
+		testNowEnv+"="+d.now().Format(time.RFC3339Nano))
+	return cmd
+}
+
+// runningDemo is `tidings demo` started, with its output read line by line.
+type runningDemo struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	out    strings.Builder // stdout so far (read by the test's goroutine only)
+	stderr strings.Builder
+}
+
+func (d *demoFolder) startDemo() *runningDemo {
+	d.t.Helper()
+	r := &runningDemo{cmd: d.command(), lines: make(chan string)}
+	stdout, _ := r.cmd.StdoutPipe()
+	r.cmd.Stderr = &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { r.cmd.Process.Kill(); r.cmd.Wait() })
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+		close(r.lines)
+	}()
+	return r
+}
+
+// dashboard waits for the line with the dashboard's address, printed when
+// the first runs have done what they can now: at the busiest hour, 8,000
+// messages, which takes a loaded 2-core machine up to a minute.
+func (r *runningDemo) dashboard(t *testing.T) string {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case l, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("demo ended early:\n%s\n%s", r.out.String(), r.stderr.String())
+			}
+			r.out.WriteString(l + "\n")
+			if rest, ok := strings.CutPrefix(l, "dashboard: "); ok {
+				url, _, _ := strings.Cut(rest, " ")
+				return url
+			}
+		case <-deadline:
+			t.Fatalf("no dashboard line within 2 minutes:\n%s\n%s", r.out.String(), r.stderr.String())
+		}
+	}
+}
+
+// firstMessage waits for the quick start's promise: a message in the
+// outbox within 30 seconds.
+func (r *runningDemo) firstMessage(t *testing.T, d *demoFolder) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if sent, _ := outbox.ReadSentLog(d.outbox()); len(sent) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no message in the outbox within 30 s:\n%s", r.stderr.String())
+		}
+	}
+}
+
+// interrupt is Ctrl-C: the demo must exit 0 within 30 seconds. It returns
+// what the demo printed after what the test had read.
+func (r *runningDemo) interrupt(t *testing.T) string {
+	t.Helper()
+	r.cmd.Process.Signal(syscall.SIGINT)
+	var rest strings.Builder
+	drained := make(chan struct{})
+	go func() {
+		for l := range r.lines {
+			rest.WriteString(l + "\n")
+		}
+		close(drained)
+	}()
+	exited := make(chan error, 1)
+	go func() { <-drained; exited <- r.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("demo after Ctrl-C: %v\n%s%s", err, rest.String(), r.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("demo still running 30 s after Ctrl-C:\n%s", r.stderr.String())
+	}
+	return rest.String()
+}
+
+// sentAt reads the outbox's sent.log: when (on the demo's clock) each
+// delivery went out, by delivery id, and how often each was sent.
+func sentAt(t *testing.T, dir string) (map[store.DeliveryKey]time.Time, map[string]int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, outbox.SentLog))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	at, times := map[store.DeliveryKey]time.Time{}, map[string]int{}
+	lines := strings.Split(string(data), "\n")
+	for _, line := range lines[:len(lines)-1] { // the last is "" or a line being written
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			t.Fatalf("sent.log: bad line %q", line)
+		}
+		k, ok := store.ParseDeliveryID(f[1])
+		when, err := time.Parse(time.RFC3339Nano, f[0])
+		if !ok || err != nil {
+			t.Fatalf("sent.log: bad line %q", line)
+		}
+		at[k] = when
+		times[f[1]]++
+	}
+	return at, times
+}
+
+// demoRun is what a windowed sample campaign's run did to each recipient.
+type demoRun struct {
+	c       *campaigns.Campaign
+	started time.Time
+	status  map[int64]string // by customer id: the ledger's status, "" while the recipient waits for the window
+	zone    map[int64]*time.Location
+	summary store.RunSummary
+}
+
+// readRun reads a run of a windowed campaign from the demo's database.
+func (d *demoFolder) readRun(name string) demoRun {
+	d.t.Helper()
+	ctx := context.Background()
+	cfg, err := campaigns.Load(filepath.Join(d.repo, "configs"), filepath.Join(d.repo, "templates"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	c := cfg.Campaigns[name]
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(d.dir, ".tidings", "tidings.db"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetClock(d.now) // what is deferred is deferred at the demo's time
+	occ := d.start.In(c.Schedule.Location).Format("2006-01-02")
+	if c.Kind == campaigns.KindProduct {
+		occ = "once"
+	}
+	r := demoRun{c: c, status: map[int64]string{}, zone: map[int64]*time.Location{}}
+	run, err := db.GetRun(ctx, name, occ)
+	if err != nil {
+		d.t.Fatalf("run %s %s: %v", name, occ, err)
+	}
+	r.started = run.StartedAt
+	if r.summary, err = db.RunSummaryOf(ctx, name, occ); err != nil {
+		d.t.Fatal(err)
+	}
+	batches, err := db.RunBatches(ctx, name, occ)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	for _, b := range batches {
+		for _, id := range b.CustomerIDs {
+			r.status[id] = ""
+		}
+	}
+	query := func(q string, args []any, row func(id int64, s string) error) {
+		rows, err := db.SQL().QueryContext(ctx, q, args...)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var s string
+			if err := rows.Scan(&id, &s); err != nil {
+				d.t.Fatal(err)
+			}
+			if err := row(id, s); err != nil {
+				d.t.Fatal(err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			d.t.Fatal(err)
+		}
+	}
+	query("SELECT customer_id, status FROM deliveries WHERE campaign = ? AND occurrence = ?", []any{name, occ}, func(id int64, s string) error {
+		r.status[id] = s
+		return nil
+	})
+	query("SELECT id, COALESCE(timezone, '') FROM customers", nil, func(id int64, zone string) error {
+		if _, ok := r.status[id]; !ok {
+			return nil
+		}
+		r.zone[id] = c.Schedule.Location
+		if zone != "" {
+			r.zone[id], err = time.LoadLocation(zone)
+		}
+		return err
+	})
+	return r
+}
+
+// inWindow reports whether t is inside the campaign's send window where
+// the recipient lives (the sample windows do not span midnight), and for a
+// holiday greeting on the holiday there.
+func (r demoRun) inWindow(id int64, t time.Time) bool {
+	l := t.In(r.zone[id])
+	if r.c.Kind == campaigns.KindHoliday && l.Format("2006-01-02") < r.summary.Occurrence {
+		return false
+	}
+	m := campaigns.Clock(l.Hour()*60 + l.Minute())
+	return m >= r.c.SendWindow.Start && m < r.c.SendWindow.End
+}
+
+// check asserts what the run did: a message went out to every recipient
+// inside their window when the run started, each at a time inside it, and
+// only those outside it wait.
+func (r demoRun) check(t *testing.T, sent map[store.DeliveryKey]time.Time) {
+	t.Helper()
+	if n := r.summary.Total(""); n != r.summary.Targeted {
+		t.Errorf("%s: %d recipients accounted for, %d targeted", r.c.Name, n, r.summary.Targeted)
+	}
+	var out, waiting int
+	for id, status := range r.status {
+		inside := r.inWindow(id, r.started)
+		switch {
+		case status == "" && inside:
+			t.Errorf("%s: customer %d was inside the window at %s and got nothing", r.c.Name, id, r.started.In(r.zone[id]).Format("Jan 2 15:04 MST"))
+		case status == "":
+			waiting++
+		case status == string(store.StatusSent):
+			out++
+			at, ok := sent[store.DeliveryKey{Campaign: r.c.Name, Occurrence: r.summary.Occurrence, CustomerID: id, Channel: r.c.Channels[0]}]
+			if !ok {
+				t.Errorf("%s: customer %d is sent in the ledger, not in the outbox", r.c.Name, id)
+			} else if !r.inWindow(id, at) {
+				t.Errorf("%s: customer %d got the message at %s, outside the window", r.c.Name, id, at.In(r.zone[id]).Format("Jan 2 15:04 MST"))
+			}
+		}
+	}
+	if int64(waiting) != r.summary.Total(store.StatusDeferred) {
+		t.Errorf("%s: %d recipients wait for the window, the run says %d", r.c.Name, waiting, r.summary.Total(store.StatusDeferred))
+	}
+	t.Logf("%s at %s: %d sent, %d waiting for the window", r.c.Name, r.started.In(shanghai).Format("15:04:05 MST"), out, waiting)
+}
+
+// inShanghai counts a run's recipients in Shanghai's zone by whether they
+// have their message or wait for the window.
+func (r demoRun) inShanghai() (sent, waiting int) {
+	for id, status := range r.status {
+		if r.zone[id].String() != shanghai.String() {
+			continue
+		}
+		switch status {
+		case "":
+			waiting++
+		case string(store.StatusSent):
+			sent++
+		}
+	}
+	return sent, waiting
+}
+
+// The quick start, at three hours of one day in Shanghai (the sample
+// campaigns' zone): `tidings demo` on a clean folder shows messages in the
+// outbox within 30 seconds, sends to exactly the recipients inside their
+// send window and defers the others, prints the dashboard's address, serves
+// it, delivers the deferred when their window opens, and stops cleanly on
+// Ctrl-C; the next `tidings demo --once` sends nobody anything twice.
 func TestQuickStartDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	repo, _ := filepath.Abs("../..")
-	dir := t.TempDir()
-	cmd := exec.Command(binary(t), "--config", filepath.Join(repo, "configs"), "--templates", filepath.Join(repo, "templates"),
-		"demo", "--listen", "127.0.0.1:0")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TIDINGS_ADMIN_PASSWORD=quick-start-password", "TIDINGS_DATABASE_URL=", "TIDINGS_REDIS_URL=")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var out strings.Builder
-	var dashboard string
-	deadline := time.After(30 * time.Second)
-	for dashboard == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("demo ended early:\n%s\n%s", out.String(), stderr.String())
+	t.Parallel()
+	binary(t) // once, before the parallel subtests
+	for _, tc := range []struct {
+		name, at string
+		// every Shanghai recipient is outside (before) or inside
+		// (after) the window at the start, or it opens during the test
+		shanghai string
+	}{
+		{"00:03", "2027-02-06T00:03:00+08:00", "outside"},
+		{"08:59", "2027-02-06T08:59:40+08:00", "opens"},
+		{"16:03", "2027-02-06T16:03:00+08:00", "inside"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := newDemoFolder(t, tc.at)
+			demo := d.startDemo()
+			demo.firstMessage(t, d)
+			dashboard := demo.dashboard(t)
+			sent, _ := sentAt(t, d.outbox())
+			if !strings.Contains(demo.out.String(), "password quick-start-password") {
+				t.Errorf("the demo does not print the dashboard's credentials:\n%s", demo.out.String())
 			}
-			out.WriteString(l + "\n")
-			if rest, ok := strings.CutPrefix(l, "dashboard: "); ok {
-				dashboard, _, _ = strings.Cut(rest, " ")
+			req, _ := http.NewRequest("GET", dashboard, nil)
+			req.SetBasicAuth("admin", "quick-start-password")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
 			}
-		case <-deadline:
-			t.Fatalf("no dashboard line within 30 s:\n%s\n%s", out.String(), stderr.String())
-		}
-	}
-	sent, err := outbox.ReadSentLog(filepath.Join(dir, ".tidings", "outbox"))
-	if err != nil || len(sent) == 0 {
-		t.Fatalf("no messages in the outbox after %s: %v\n%s", time.Since(start), err, out.String())
-	}
-	t.Logf("%d messages in the outbox %s after the start; dashboard at %s", len(sent), time.Since(start).Round(time.Millisecond), dashboard)
-	if !strings.Contains(out.String(), "password quick-start-password") {
-		t.Errorf("the demo does not print the dashboard's credentials:\n%s", out.String())
-	}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(page), "spring-festival") {
+				t.Errorf("dashboard: %d\n%.500s", resp.StatusCode, page)
+			}
 
-	req, _ := http.NewRequest("GET", dashboard, nil)
-	req.SetBasicAuth("admin", "quick-start-password")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), "spring-festival") {
-		t.Errorf("dashboard: %d\n%.500s", resp.StatusCode, page)
-	}
+			nine := time.Date(2027, 2, 6, 9, 0, 0, 0, shanghai)
+			for _, name := range []string{"spring-festival", "new-product"} {
+				r := d.readRun(name)
+				if tc.shanghai == "opens" && !r.started.Before(nine) {
+					t.Fatalf("%s started at %s, after the window opened: the demo took too long to start for this test", name, r.started.In(shanghai).Format("15:04:05"))
+				}
+				r.check(t, sent)
+				inside, waiting := r.inShanghai()
+				switch {
+				case tc.shanghai == "inside" && (inside == 0 || waiting > 0):
+					t.Errorf("%s: in Shanghai %d sent, %d waiting; want all sent", name, inside, waiting)
+				case tc.shanghai != "inside" && (inside > 0 || waiting == 0):
+					t.Errorf("%s: in Shanghai %d sent, %d waiting; want all waiting", name, inside, waiting)
+				}
+			}
 
-	// Ctrl-C.
-	cmd.Process.Signal(syscall.SIGINT)
-	go func() {
-		for l := range lines {
-			out.WriteString(l + "\n")
-		}
-	}()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("demo after Ctrl-C: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("demo still running 30 s after Ctrl-C:\n%s", stderr.String())
+			if tc.shanghai == "opens" {
+				// 09:00 in Shanghai: the window opens, and the batches
+				// that waited for it go out.
+				for deadline := time.Now().Add(time.Until(nine.Add(d.set.Sub(d.start))) + 30*time.Second); ; time.Sleep(200 * time.Millisecond) {
+					r := d.readRun("spring-festival")
+					if _, waiting := r.inShanghai(); waiting == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("30 s after 09:00 in Shanghai, recipients there still wait:\n%s", demo.stderr.String())
+					}
+				}
+				sent, _ = sentAt(t, d.outbox())
+				r := d.readRun("spring-festival")
+				for id, at := range sent {
+					if id.Campaign == r.c.Name && r.zone[id.CustomerID].String() == shanghai.String() && at.Before(nine) {
+						t.Errorf("customer %d in Shanghai got the greeting at %s", id.CustomerID, at.In(shanghai).Format("15:04:05"))
+					}
+				}
+				inside, _ := r.inShanghai()
+				t.Logf("after 09:00 in Shanghai: %d recipients there sent", inside)
+			}
+			demo.interrupt(t)
+
+			before, _ := sentAt(t, d.outbox())
+			if out, err := d.command("--once").CombinedOutput(); err != nil {
+				t.Fatalf("demo --once: %v\n%s", err, out)
+			}
+			_, times := sentAt(t, d.outbox())
+			for id, n := range times {
+				if n != 1 {
+					t.Errorf("%s sent %d times", id, n)
+				}
+			}
+			t.Logf("%d messages before the second demo, %d after", len(before), len(times))
+		})
 	}
 }
 
 // Ctrl-C while the demo's first runs are still sending stops it cleanly
 // too, and the next `tidings demo` carries the runs on at once: nobody gets
-// a message twice.
+// a message twice. At 10:00 in Shanghai, when most recipients are inside
+// their window, so that the first runs have much to send.
 func TestQuickStartDemoInterruptedEarly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	repo, _ := filepath.Abs("../..")
-	dir := t.TempDir()
-	demo := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(binary(t), append([]string{"--config", filepath.Join(repo, "configs"), "--templates", filepath.Join(repo, "templates"),
-			"demo", "--listen", "127.0.0.1:0"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TIDINGS_ADMIN_PASSWORD=quick-start-password", "TIDINGS_DATABASE_URL=", "TIDINGS_REDIS_URL=")
-		return cmd
+	t.Parallel()
+	d := newDemoFolder(t, "2027-02-06T10:00:00+08:00")
+	first := d.startDemo()
+	first.firstMessage(t, d)
+	if out := first.interrupt(t); !strings.Contains(out, "stopping before the first runs finished") {
+		t.Errorf("Ctrl-C came after the first runs finished; the test did not test an early stop:\n%s", out)
 	}
-	outboxDir := filepath.Join(dir, ".tidings", "outbox")
-
-	first := demo()
-	var out strings.Builder
-	first.Stdout, first.Stderr = &out, &out
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer first.Process.Kill()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if sent, _ := outbox.ReadSentLog(outboxDir); len(sent) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no message within 30 s:\n%s", out.String())
-		}
-	}
-	first.Process.Signal(syscall.SIGINT)
-	exited := make(chan error, 1)
-	go func() { exited <- first.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("demo interrupted early: %v\n%s", err, out.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("demo still running 30 s after Ctrl-C:\n%s", out.String())
-	}
-	if !strings.Contains(out.String(), "stopping before the first runs finished") {
-		t.Errorf("Ctrl-C came after the first runs finished; the test did not test an early stop:\n%s", out.String())
-	}
-	before, _ := outbox.ReadSentLog(outboxDir)
+	before, _ := outbox.ReadSentLog(d.outbox())
 
 	start := time.Now()
-	again, err := demo("--once").CombinedOutput()
+	again, err := d.command("--once").CombinedOutput()
 	if err != nil {
 		t.Fatalf("demo --once after the interruption: %v\n%s", err, again)
 	}
 	// Batches the first process never finished are enqueued again with the
-	// runs, not after the reconciler's two minutes.
-	if took := time.Since(start); took > time.Minute {
-		t.Errorf("the second demo took %s to finish the runs", took.Round(time.Second))
+	// runs, not when the reconciler finds them stale.
+	if took := time.Since(start); took > delivery.StaleAfter {
+		t.Errorf("the second demo took %s to finish the runs: as long as the reconciler waits", took.Round(time.Second))
 	}
-	after, err := outbox.ReadSentLog(outboxDir)
+	after, err := outbox.ReadSentLog(d.outbox())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,4 +458,29 @@ func TestQuickStartDemoInterruptedEarly(t *testing.T) {
 		t.Errorf("%d messages after the second demo, %d before: the runs were not carried on\n%s", len(after), len(before), again)
 	}
 	t.Logf("%d messages before Ctrl-C, %d after the second demo (%s)", len(before), len(after), time.Since(start).Round(time.Millisecond))
+}
+
+// TIDINGS_TEST_NOW sets the clock the process decides by; a value that is
+// no instant is refused with the variable's name, before anything runs.
+func TestTestClock(t *testing.T) {
+	env := map[string]string{testNowEnv: "2027-02-06 09:00"}
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"--config", "../../configs", "--templates", "../../templates", "validate"},
+		strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })
+	if code == 0 || !strings.Contains(stderr.String(), testNowEnv) {
+		t.Errorf("exit %d, stderr %q: want a non-zero exit naming %s", code, stderr.String(), testNowEnv)
+	}
+
+	now, err := clock(func(string) string { return "2027-02-06T08:59:59+08:00" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := now()
+	if want := time.Date(2027, 2, 6, 8, 59, 59, 0, shanghai); first.Sub(want).Abs() > time.Second {
+		t.Errorf("the clock reads %s, want %s", first, want)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if d := now().Sub(first); d < 20*time.Millisecond || d > time.Second {
+		t.Errorf("20 ms later the clock moved %s", d)
+	}
 }

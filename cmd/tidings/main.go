@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	_ "time/tzdata" // the binary carries its own zone database, for containers without one
 
@@ -35,6 +36,9 @@ type app struct {
 	configDir      string
 	templatesDir   string
 	log            *slog.Logger
+	// now is the clock every command decides and stamps by: the wall
+	// clock, or for tests the one TIDINGS_TEST_NOW sets (clock.go).
+	now func() time.Time
 }
 
 // exitError carries a process exit code through cobra.
@@ -49,12 +53,21 @@ func (e *exitError) Error() string { return e.msg }
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	now, err := clock(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "tidings:", err)
+		return 2
+	}
+	a.now = now
+	if v := getenv(testNowEnv); v != "" {
+		a.log.Warn("the clock is set for a test; never in production", "env", testNowEnv, "start", v)
+	}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
@@ -103,7 +116,12 @@ func (a *app) databaseURL() string {
 }
 
 func (a *app) openStore(ctx context.Context) (*store.DB, error) {
-	return store.Open(ctx, a.databaseURL())
+	db, err := store.Open(ctx, a.databaseURL())
+	if err != nil {
+		return nil, err
+	}
+	db.SetClock(a.now)
+	return db, nil
 }
 
 // loadConfig loads and checks the configuration folder, printing every

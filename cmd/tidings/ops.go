@@ -63,6 +63,6 @@ func (a *app) newScheduler(config func() *campaigns.Config, client *asynq.Client
 			_, err := db.GetRun(ctx, c.Name, occurrence)
 			return err == nil
 		},
-		MaxLateness: maxLateness, Lookback: lookback, Log: a.log.With("component", "scheduler"),
+		MaxLateness: maxLateness, Lookback: lookback, Log: a.log.With("component", "scheduler"), Now: a.now,
 	}
 }

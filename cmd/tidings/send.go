@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
@@ -62,7 +61,7 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 		return err
 	}
 	if occurrence == "" {
-		occurrence = delivery.DefaultOccurrence(c, time.Now())
+		occurrence = delivery.DefaultOccurrence(c, a.now())
 	}
 	if dryRun {
 		db, err := a.openStore(ctx)
@@ -70,7 +69,7 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 			return err
 		}
 		defer db.Close()
-		if err := a.printAudience(ctx, cfg, db, name, 0, time.Now()); err != nil {
+		if err := a.printAudience(ctx, cfg, db, name, 0, a.now()); err != nil {
 			return err
 		}
 		return a.previewFirst(ctx, cfg, tmpl, db, c, occurrence, 3)
@@ -108,7 +107,7 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 // campaign's audience, as the batch handler would.
 func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, c *campaigns.Campaign, occurrence string, n int) error {
 	c = c.ForRun(occurrence) // a follow-up: its template and audience
-	aud, err := db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: time.Now(), DefaultZone: c.Schedule.Location})
+	aud, err := db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: a.now(), DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
 	}
@@ -130,7 +129,7 @@ func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *cam
 	c = c.ForRun(occurrence)
 	p := &delivery.Pipeline{Config: func() *campaigns.Config { return cfg }, Signer: a.signer()}
 	for _, ch := range c.Channels {
-		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, time.Now())
+		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, a.now())
 		msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
 		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, addressOf(cu, ch), dash(cu.Locale))
 		if err != nil {
@@ -171,7 +170,7 @@ func (a *app) previewCommand() *cobra.Command {
 				return err
 			}
 			if occurrence == "" {
-				occurrence = delivery.DefaultOccurrence(c, time.Now())
+				occurrence = delivery.DefaultOccurrence(c, a.now())
 			}
 			db, err := a.openStore(ctx)
 			if err != nil {

@@ -248,9 +248,14 @@ func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[str
 	if err != nil {
 		return nil, fmt.Errorf("email_from: %w", err)
 	}
+	newOutbox := func(dir string) *outbox.Outbox {
+		o := outbox.New(dir, *from, s.Delivery.OutboxDelay)
+		o.Now = a.now
+		return o
+	}
 	out := map[string]channels.Sender{}
 	if s.Delivery.Outbox != "" {
-		o := outbox.New(s.Delivery.Outbox, *from, s.Delivery.OutboxDelay)
+		o := newOutbox(s.Delivery.Outbox)
 		out[channels.Email], out[channels.SMS] = o, o
 	} else {
 		if t := s.Channels.SMS.Twilio; t != nil {
@@ -265,7 +270,7 @@ func (a *app) senders(cfg *campaigns.Config, rdb redis.UniversalClient) (map[str
 			out[channels.SMS] = sender
 		}
 		if dir := s.Channels.SMS.Outbox; dir != "" { // the loader refuses it with twilio
-			out[channels.SMS] = outbox.New(dir, *from, s.Delivery.OutboxDelay)
+			out[channels.SMS] = newOutbox(dir)
 		}
 		if err := a.emailSender(cfg, *from, out); err != nil {
 			return nil, err
@@ -305,7 +310,7 @@ func (a *app) pipeline(config func() *campaigns.Config, tmpl func() *templates.S
 	}
 	return &delivery.Pipeline{
 		Store: db, Client: client, Config: config, Templates: tmpl,
-		Senders: senders, Signer: a.signer(), Log: a.log,
+		Senders: senders, Signer: a.signer(), Log: a.log, Now: a.now,
 	}, nil
 }
 
