@@ -382,13 +382,14 @@ func TestQuickStartDemo(t *testing.T) {
 			if tc.shanghai == "opens" {
 				// 09:00 in Shanghai: the window opens, and the batches
 				// that waited for it go out.
-				for deadline := time.Now().Add(time.Until(nine.Add(d.set.Sub(d.start))) + 30*time.Second); ; time.Sleep(200 * time.Millisecond) {
+				// 5,300 messages: up to a minute on a loaded machine.
+				for deadline := time.Now().Add(time.Until(nine.Add(d.set.Sub(d.start))) + 2*time.Minute); ; time.Sleep(time.Second) {
 					r := d.readRun("spring-festival")
 					if _, waiting := r.inShanghai(); waiting == 0 {
 						break
 					}
 					if time.Now().After(deadline) {
-						t.Fatalf("30 s after 09:00 in Shanghai, recipients there still wait:\n%s", demo.stderr.String())
+						t.Fatalf("2 minutes after 09:00 in Shanghai, recipients there still wait:\n%s", demo.stderr.String())
 					}
 				}
 				sent, _ = sentAt(t, d.outbox())
