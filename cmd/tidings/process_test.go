@@ -40,7 +40,7 @@ func binary(t *testing.T) string {
 		binPath = filepath.Join(dir, "tidings")
 		// As the Dockerfile and `make build-static` build it, so that
 		// all three share the build cache (`make test` runs go test
-		// with the same CGO_ENABLED=0 and -trimpath, see docs/testing.md).
+		// with the same CGO_ENABLED=0 and -trimpath).
 		build := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := build.CombinedOutput()
