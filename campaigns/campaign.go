@@ -607,3 +607,12 @@ func (d decoder) gift(n *node) *Gift {
 	}
 	return g
 }
+
+// SMSSegmentLimit is the most billable parts one of the campaign's SMS may
+// have: its sms_max_segments, else channels.sms.max_segments (0: no limit).
+func (c *Campaign) SMSSegmentLimit(s SMSSettings) int {
+	if c.SMSMaxSegments > 0 {
+		return c.SMSMaxSegments
+	}
+	return s.MaxSegments
+}

@@ -68,6 +68,10 @@ const (
 	ReasonAuth           Reason = "auth"
 	ReasonAmbiguous      Reason = "ambiguous"
 	ReasonInternal       Reason = "internal"
+	// ReasonSMSTooLong: the rendered SMS has more parts than the campaign
+	// allows (sms_max_segments), say for a very long name. Never sent:
+	// each part is billed.
+	ReasonSMSTooLong Reason = "sms_too_long"
 	// ReasonOutsideWindow: the recipient's send window closed (or is not
 	// open yet); the message waits for the next opening. Not a failure.
 	ReasonOutsideWindow Reason = "outside_send_window"

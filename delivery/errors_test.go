@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/store/storetest"
@@ -340,5 +341,41 @@ func TestFrequencyCap(t *testing.T) {
 	}
 	if capped == 0 || s.Total("") != s.Targeted {
 		t.Errorf("counts %+v", s.Counts)
+	}
+}
+
+// An SMS that renders longer than the campaign allows (here a
+// 5,000-character name, past the default three parts) is never sent: its
+// row fails as sms_too_long, and the rest of the run goes out.
+func TestSMSTooLongIsNotSent(t *testing.T) {
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	var long customer.Customer
+	for _, c := range addCustomers(t, b.db, 50) {
+		if expectFirst(t, b.db, c) == "sms" {
+			long = c
+			break
+		}
+	}
+	if long.ID == 0 {
+		t.Fatal("no SMS recipient among the customers")
+	}
+	if _, err := b.db.SQL().Exec("UPDATE customers SET name = ? WHERE id = ?", strings.Repeat("王", 5000), long.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.startWorker(t, 2)
+	delivery.EnqueueRun(ctx, b.client, b.cfg.Campaigns["greeting"], "2027-02-06")
+	sum := b.waitDone(t, "greeting", "2027-02-06", time.Minute)
+	key := store.DeliveryKey{Campaign: "greeting", Occurrence: "2027-02-06", CustomerID: long.ID, Channel: "sms"}
+	if d, err := b.db.GetDelivery(ctx, key); err != nil || d.Status != store.StatusFailed || d.Reason != string(channels.ReasonSMSTooLong) {
+		t.Errorf("the long SMS: %+v, %v; want failed: sms_too_long", d, err)
+	}
+	b.sender.mu.Lock()
+	defer b.sender.mu.Unlock()
+	if n := b.sender.sends[key.ID()]; n != 0 {
+		t.Errorf("the long SMS was sent %d times", n)
+	}
+	if sent := sum.Total(store.StatusSent); sent == 0 || int(sent) != len(b.sender.sends) {
+		t.Errorf("%d sent in the ledger, %d by the provider; want the others sent", sent, len(b.sender.sends))
 	}
 }

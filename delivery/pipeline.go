@@ -16,6 +16,7 @@ import (
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/channels/sms"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/internal/signing"
 	"github.com/tidings/tidings/store"
@@ -663,6 +664,15 @@ func (p *Pipeline) deliver(ctx context.Context, c *campaigns.Campaign, run strin
 	msg, err := tmpl.Render(c.Template, st.channel, cust.Locale, data)
 	if err != nil {
 		return settle(store.StatusFailed, "template: "+err.Error(), "")
+	}
+	if st.channel == channels.SMS {
+		// validate checks a sample customer; this one's name or coupon may
+		// make the message longer.
+		if limit := c.SMSSegmentLimit(p.Config().Settings.Channels.SMS); limit > 0 {
+			if _, _, parts := sms.Segments(msg.Body); parts > limit {
+				return settle(store.StatusFailed, string(channels.ReasonSMSTooLong), "")
+			}
+		}
 	}
 	m := channels.Message{
 		DeliveryID: key.ID(),

@@ -212,10 +212,7 @@ func (a *app) load() (*campaigns.Config, *templates.Set, error) {
 // characters a part, UCS-2 70/67: one Chinese character makes it UCS-2).
 // Real customers' names vary; the sample is a typical one.
 func checkSMS(s campaigns.SMSSettings, c *campaigns.Campaign, tmpl *templates.Set) []error {
-	limit := c.SMSMaxSegments
-	if limit == 0 {
-		limit = s.MaxSegments
-	}
+	limit := c.SMSSegmentLimit(s)
 	var errs []error
 	for _, locale := range tmpl.Locales(c.Template) {
 		sample := locale
