@@ -88,6 +88,9 @@ type SMTPSettings struct {
 	Username       string
 	Timeout        time.Duration
 	MaxConnections int
+	// MessagesPerConnection is how many messages go over one connection
+	// before it is closed and a new one opened.
+	MessagesPerConnection int
 }
 
 // DKIMSettings name the signing domain and selector; the key is the
@@ -168,7 +171,7 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 			}
 		},
 		"smtp": func(v *node) {
-			c := &SMTPSettings{Port: 587, TLS: "starttls", Timeout: 30 * time.Second, MaxConnections: 4}
+			c := &SMTPSettings{Port: 587, TLS: "starttls", Timeout: 30 * time.Second, MaxConnections: 4, MessagesPerConnection: 100}
 			d.fields(v, "channels.email.smtp", map[string]func(*node){
 				"host": func(x *node) {
 					h, ok := d.str(x, "channels.email.smtp.host")
@@ -193,6 +196,9 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 				},
 				"max_connections": func(x *node) {
 					d.intRange(x, "channels.email.smtp.max_connections", 1, 100, &c.MaxConnections)
+				},
+				"messages_per_connection": func(x *node) {
+					d.intRange(x, "channels.email.smtp.messages_per_connection", 1, 100000, &c.MessagesPerConnection)
 				},
 				"password": func(x *node) {
 					d.errorf(x, "set TIDINGS_SMTP_PASSWORD in the environment", "channels.email.smtp.password: secrets never go in files")

@@ -3,6 +3,7 @@ package campaigns_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tidings/tidings/campaigns"
@@ -31,5 +32,33 @@ channels:
 	}
 	if d := campaigns.DefaultSettings(); d.Channels.SMS.Outbox != "" {
 		t.Errorf("default channels.sms.outbox %q, want none", d.Channels.SMS.Outbox)
+	}
+}
+
+// channels.email.smtp.messages_per_connection: 100 unless set, and 1 to
+// 100,000, with the key named in the error.
+func TestSMTPMessagesPerConnection(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want int
+		err  string
+	}{
+		{"{host: smtp.tea.example}", 100, ""},
+		{"{host: smtp.tea.example, messages_per_connection: 1000}", 1000, ""},
+		{"{host: smtp.tea.example, messages_per_connection: 0}", 0, "channels.email.smtp.messages_per_connection"},
+	} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "tidings.yaml"), []byte("public_url: https://news.tea.example\nchannels:\n  email:\n    smtp: "+tc.yaml+"\n"), 0o644)
+		s, err := campaigns.LoadSettings(dir)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want one naming %s", tc.yaml, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.yaml, err)
+		case s.Channels.Email.SMTP.MessagesPerConnection != tc.want:
+			t.Errorf("%s: %d messages per connection, want %d", tc.yaml, s.Channels.Email.SMTP.MessagesPerConnection, tc.want)
+		}
 	}
 }

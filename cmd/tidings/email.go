@@ -22,6 +22,7 @@ func (a *app) emailSender(cfg *campaigns.Config, from mail.Address, out map[stri
 		Host: es.SMTP.Host, Port: es.SMTP.Port, TLS: email.TLSMode(es.SMTP.TLS),
 		Username: es.SMTP.Username, Password: a.getenv("TIDINGS_SMTP_PASSWORD"),
 		From: from, ReplyTo: es.ReplyTo, Timeout: es.SMTP.Timeout, MaxConnections: es.SMTP.MaxConnections,
+		MaxPerConnection: es.SMTP.MessagesPerConnection,
 	}
 	if es.DKIM != nil {
 		key := a.getenv("TIDINGS_DKIM_KEY")
