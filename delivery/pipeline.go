@@ -33,7 +33,10 @@ type Pipeline struct {
 	Senders   map[string]channels.Sender
 	Signer    *signing.Signer
 	Log       *slog.Logger
-	Now       func() time.Time
+	// Now is the clock the handlers decide by; nil is the store's (see
+	// store.DB.SetClock), so that the rows it stamps and the decisions
+	// agree.
+	Now func() time.Time
 
 	breaker breaker
 }
@@ -47,8 +50,11 @@ func (p *Pipeline) Mux() *asynq.ServeMux {
 }
 
 func (p *Pipeline) now() time.Time {
-	if p.Now != nil {
+	switch {
+	case p.Now != nil:
 		return p.Now()
+	case p.Store != nil:
+		return p.Store.Now()
 	}
 	return time.Now()
 }

@@ -49,7 +49,9 @@ type Options struct {
 	// LedgerCacheTTL is how long /metrics reuses its ledger counts (10 s).
 	LedgerCacheTTL time.Duration
 	Log            *slog.Logger
-	Now            func() time.Time
+	// Now is the clock sessions, lockouts and the pages read; nil is the
+	// store's.
+	Now func() time.Time
 }
 
 // Server is the web server: the dashboard, asynqmon, the public endpoints
@@ -108,7 +110,7 @@ func New(o Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
-		s.now = time.Now
+		s.now = o.Store.Now // the store's clock, which stamps the runs it shows
 	}
 	s.logins = newLoginLimiter(s.now)
 	seen := map[string]bool{}

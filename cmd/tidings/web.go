@@ -109,7 +109,6 @@ func (a *app) startWeb(ctx context.Context, listen string, live *reload.Holder, 
 		SessionKey:      web.SessionKey(secret),
 		TwilioAuthToken: token,
 		Log:             a.log,
-		Now:             a.now,
 	})
 	if err != nil {
 		return nil, err

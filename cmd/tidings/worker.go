@@ -307,7 +307,7 @@ func (a *app) pipeline(config func() *campaigns.Config, tmpl func() *templates.S
 	}
 	return &delivery.Pipeline{
 		Store: db, Client: client, Config: config, Templates: tmpl,
-		Senders: senders, Signer: a.signer(), Log: a.log, Now: a.now,
+		Senders: senders, Signer: a.signer(), Log: a.log,
 	}, nil
 }
 
