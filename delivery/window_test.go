@@ -339,22 +339,27 @@ func newTasks(t *testing.T, b *bundle, seen map[string]bool, now time.Time) []du
 	t.Helper()
 	insp := asynq.NewInspector(b.redis.Opt())
 	defer insp.Close()
+	notBefore := map[string]time.Time{} // by task id, from the database
 	dueAt := func(payload []byte) time.Time {
 		var pl delivery.BatchPayload
 		if err := json.Unmarshal(payload, &pl); err != nil {
 			t.Fatal(err)
 		}
-		batches, err := b.db.RunBatches(context.Background(), pl.Campaign, pl.Occurrence)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, bt := range batches {
-			if bt.FirstID() == pl.CustomerIDs[0] {
-				return bt.NotBefore
+		id := delivery.BatchTaskID(pl.Campaign, pl.Occurrence, pl.CustomerIDs[0])
+		if _, ok := notBefore[id]; !ok {
+			batches, err := b.db.RunBatches(context.Background(), pl.Campaign, pl.Occurrence)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, bt := range batches {
+				notBefore[delivery.BatchTaskID(bt.Campaign, bt.Run, bt.FirstID())] = bt.NotBefore
 			}
 		}
-		t.Fatalf("no batch %s %s %d in the database", pl.Campaign, pl.Occurrence, pl.CustomerIDs[0])
-		return time.Time{}
+		at, ok := notBefore[id]
+		if !ok {
+			t.Fatalf("no batch %s %s %d in the database", pl.Campaign, pl.Occurrence, pl.CustomerIDs[0])
+		}
+		return at
 	}
 	var out []due
 	for _, q := range []string{"tidings:high", "tidings:normal", "tidings:low"} {

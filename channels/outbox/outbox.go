@@ -123,20 +123,48 @@ func (o *Outbox) logSent(m channels.Message, path string) error {
 	return err
 }
 
-// ReadSentLog counts the lines of Dir/sent.log per delivery id.
-func ReadSentLog(dir string) (map[string]int, error) {
+// Sent is one line of sent.log: a message the outbox took.
+type Sent struct {
+	At         time.Time // on the outbox's clock
+	DeliveryID string
+	Path       string
+}
+
+// ReadSent reads Dir/sent.log in order. A last line without its newline
+// is being written and is left for the next read.
+func ReadSent(dir string) ([]Sent, error) {
 	data, err := os.ReadFile(filepath.Join(dir, SentLog))
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string]int{}, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	counts := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 {
-			counts[f[1]]++
+	lines := strings.Split(string(data), "\n")
+	out := make([]Sent, 0, len(lines))
+	for i, line := range lines[:len(lines)-1] {
+		f := strings.SplitN(line, " ", 3) // the path may hold spaces
+		if len(f) != 3 {
+			return nil, fmt.Errorf("%s line %d: %q is not \"time delivery-id path\"", SentLog, i+1, line)
 		}
+		at, err := time.Parse(time.RFC3339Nano, f[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", SentLog, i+1, err)
+		}
+		out = append(out, Sent{At: at, DeliveryID: f[1], Path: f[2]})
+	}
+	return out, nil
+}
+
+// ReadSentLog counts the lines of Dir/sent.log per delivery id.
+func ReadSentLog(dir string) (map[string]int, error) {
+	sent, err := ReadSent(dir)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, s := range sent {
+		counts[s.DeliveryID]++
 	}
 	return counts, nil
 }

@@ -32,6 +32,7 @@ type demoFolder struct {
 	t          *testing.T
 	repo, dir  string
 	start, set time.Time // the demo's clock read start at the wall time set
+	cfg        *campaigns.Config
 }
 
 func newDemoFolder(t *testing.T, start string) *demoFolder {
@@ -41,7 +42,11 @@ func newDemoFolder(t *testing.T, start string) *demoFolder {
 		t.Fatal(err)
 	}
 	repo, _ := filepath.Abs("../..")
-	return &demoFolder{t: t, repo: repo, dir: t.TempDir(), start: at, set: time.Now()}
+	cfg, err := campaigns.Load(filepath.Join(repo, "configs"), filepath.Join(repo, "templates"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &demoFolder{t: t, repo: repo, dir: t.TempDir(), start: at, set: time.Now(), cfg: cfg}
 }
 
 // now is the time on the demo's clock.
@@ -153,24 +158,18 @@ func (r *runningDemo) interrupt(t *testing.T) string {
 // delivery went out, by delivery id, and how often each was sent.
 func sentAt(t *testing.T, dir string) (map[store.DeliveryKey]time.Time, map[string]int) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, outbox.SentLog))
-	if err != nil && !os.IsNotExist(err) {
+	sent, err := outbox.ReadSent(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	at, times := map[store.DeliveryKey]time.Time{}, map[string]int{}
-	lines := strings.Split(string(data), "\n")
-	for _, line := range lines[:len(lines)-1] { // the last is "" or a line being written
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			t.Fatalf("sent.log: bad line %q", line)
+	for _, s := range sent {
+		k, ok := store.ParseDeliveryID(s.DeliveryID)
+		if !ok {
+			t.Fatalf("sent.log: bad delivery id %q", s.DeliveryID)
 		}
-		k, ok := store.ParseDeliveryID(f[1])
-		when, err := time.Parse(time.RFC3339Nano, f[0])
-		if !ok || err != nil {
-			t.Fatalf("sent.log: bad line %q", line)
-		}
-		at[k] = when
-		times[f[1]]++
+		at[k] = s.At
+		times[s.DeliveryID]++
 	}
 	return at, times
 }
@@ -188,21 +187,14 @@ type demoRun struct {
 func (d *demoFolder) readRun(name string) demoRun {
 	d.t.Helper()
 	ctx := context.Background()
-	cfg, err := campaigns.Load(filepath.Join(d.repo, "configs"), filepath.Join(d.repo, "templates"))
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	c := cfg.Campaigns[name]
+	c := d.cfg.Campaigns[name]
 	db, err := store.Open(ctx, "sqlite://"+filepath.Join(d.dir, ".tidings", "tidings.db"))
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	defer db.Close()
 	db.SetClock(d.now) // what is deferred is deferred at the demo's time
-	occ := d.start.In(c.Schedule.Location).Format("2006-01-02")
-	if c.Kind == campaigns.KindProduct {
-		occ = "once"
-	}
+	occ := delivery.DefaultOccurrence(c, d.start)
 	r := demoRun{c: c, status: map[int64]string{}, zone: map[int64]*time.Location{}}
 	run, err := db.GetRun(ctx, name, occ)
 	if err != nil {
@@ -278,14 +270,11 @@ func (r demoRun) check(t *testing.T, sent map[store.DeliveryKey]time.Time) {
 	if n := r.summary.Total(""); n != r.summary.Targeted {
 		t.Errorf("%s: %d recipients accounted for, %d targeted", r.c.Name, n, r.summary.Targeted)
 	}
-	var out, waiting int
+	var out int
 	for id, status := range r.status {
-		inside := r.inWindow(id, r.started)
 		switch {
-		case status == "" && inside:
+		case status == "" && r.inWindow(id, r.started):
 			t.Errorf("%s: customer %d was inside the window at %s and got nothing", r.c.Name, id, r.started.In(r.zone[id]).Format("Jan 2 15:04 MST"))
-		case status == "":
-			waiting++
 		case status == string(store.StatusSent):
 			out++
 			at, ok := sent[store.DeliveryKey{Campaign: r.c.Name, Occurrence: r.summary.Occurrence, CustomerID: id, Channel: r.c.Channels[0]}]
@@ -296,7 +285,8 @@ func (r demoRun) check(t *testing.T, sent map[store.DeliveryKey]time.Time) {
 			}
 		}
 	}
-	if int64(waiting) != r.summary.Total(store.StatusDeferred) {
+	waiting := r.waiting()
+	if waiting != r.summary.Total(store.StatusDeferred) {
 		t.Errorf("%s: %d recipients wait for the window, the run says %d", r.c.Name, waiting, r.summary.Total(store.StatusDeferred))
 	}
 	t.Logf("%s, run started %s: %d sent, %d waiting for the window", r.c.Name, r.started.In(shanghai).Format("15:04:05 MST"), out, waiting)

@@ -224,18 +224,19 @@ func TestAudienceAndDemo(t *testing.T) {
 		configDir, outboxDir := demoConfig(t)
 		// The day's birthdays and occurrences, on a fixed day.
 		env := map[string]string{"TIDINGS_DATABASE_URL": url, testNowEnv: "2027-02-06T10:00:00+08:00"}
+		withConfig := func(args ...string) (int, string, string) {
+			var out, errOut lockedBuffer
+			code := run(context.Background(), append([]string{"--config", configDir, "--templates", "../../templates"}, args...), nil, &out, &errOut,
+				func(k string) string { return env[k] })
+			return code, out.String(), errOut.String()
+		}
 		// The demo takes the customers it finds: 2,000, where it would
 		// make 20,000 (TestQuickStartDemo runs it on an empty database).
 		const customers = 2000
-		var generated lockedBuffer
-		if code := run(context.Background(), []string{"--config", configDir, "customers", "generate", "--count", fmt.Sprint(customers)}, nil, &generated, &generated,
-			func(k string) string { return env[k] }); code != 0 {
-			t.Fatalf("generate: exit %d\n%s", code, generated.String())
+		if code, _, stderr := withConfig("customers", "generate", "--count", fmt.Sprint(customers)); code != 0 {
+			t.Fatalf("generate: exit %d\n%s", code, stderr)
 		}
-		var out, errOut lockedBuffer
-		code := run(context.Background(), []string{"--config", configDir, "--templates", "../../templates", "demo", "--once"}, nil, &out, &errOut,
-			func(k string) string { return env[k] })
-		stdout, stderr := out.String(), errOut.String()
+		code, stdout, stderr := withConfig("demo", "--once")
 		if code != 0 {
 			t.Fatalf("demo: exit %d\n%s", code, stderr)
 		}
@@ -258,12 +259,6 @@ func TestAudienceAndDemo(t *testing.T) {
 			t.Errorf("summary does not say %d messages in %s:\n%s", len(log), outboxDir, stdout)
 		}
 
-		withConfig := func(args ...string) (int, string, string) {
-			var out, errOut lockedBuffer
-			code := run(context.Background(), append([]string{"--config", configDir, "--templates", "../../templates"}, args...), nil, &out, &errOut,
-				func(k string) string { return env[k] })
-			return code, out.String(), errOut.String()
-		}
 		code, stdout, stderr = withConfig("runs")
 		if code != 0 || strings.Count(stdout, " done ") != 3 {
 			t.Errorf("runs: exit %d, want 3 done runs:\n%s%s", code, stdout, stderr)
