@@ -12,7 +12,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/tidings/tidings/campaigns"
-	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/store"
 )
 
@@ -22,12 +21,13 @@ func ServerConfig(concurrency int, log *slog.Logger) asynq.Config {
 	return asynq.Config{
 		Concurrency: concurrency,
 		Queues:      Queues,
-		// A rate limit is a wait, and an attempt that settled recipients
-		// made progress: neither is a failure, so Asynq neither counts it
-		// against MaxRetry nor in the queue's failure stats.
+		// A batch that waits (for a window, a rate limit, a paused run, its
+		// recipients' retries) is not failing: Asynq neither counts it
+		// against MaxRetry nor in the queue's failure stats. Each
+		// recipient's attempts are counted on their ledger row instead.
 		IsFailure: func(err error) bool {
 			var r *retryLater
-			return !errors.As(err, &r) || !(r.Progressed || r.Err.Reason == channels.ReasonRateLimited)
+			return !errors.As(err, &r)
 		},
 		RetryDelayFunc:  retryDelay,
 		Logger:          NewAsynqLogger(log),
@@ -46,33 +46,34 @@ func ServerConfig(concurrency int, log *slog.Logger) asynq.Config {
 	}
 }
 
-// retryDelay honours a provider's Retry-After; otherwise it backs off
-// exponentially with jitter, from 10 s to 10 min.
+// retryDelay is a waiting batch's wait; a batch that failed otherwise backs
+// off (see jittered).
 func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	var r *retryLater
-	if errors.As(err, &r) && r.Wait > 0 {
-		return r.Wait
+	if errors.As(err, &r) {
+		return max(r.Wait, 0)
 	}
-	d := 10 * time.Second << min(n, 6)
+	return jittered(n)
+}
+
+// jittered backs off exponentially with jitter over the attempts made,
+// from 10 s to 10 min.
+func jittered(n int) time.Duration {
+	d := 10 * time.Second << min(max(n, 0), 6)
 	d = min(d, 10*time.Minute)
 	return d/2 + rand.N(d/2+1)
 }
 
-// Sweep keeps the ledger and the runs honest, every interval until ctx
-// ends: it marks rows left "sending" longer than timeout as unknown, and
+// Sweep keeps the runs honest, every interval until ctx ends: it
 // reconciles batches and runs whose tasks will never run again (see
 // Reconcile). Any number of workers may sweep: each step is idempotent.
-func Sweep(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, timeout, interval time.Duration, maxRetries int, log *slog.Logger) {
+// (Claims a stopped worker left "sending" are its batch's: the batch's next
+// attempt reports them unknown once sending_timeout has passed, and
+// AbandonBatch does when there is none.)
+func Sweep(ctx context.Context, db *store.DB, inspector *asynq.Inspector, client *asynq.Client, interval time.Duration, maxRetries int, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := db.SweepSending(ctx, timeout)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("sweep", "err", err)
-		case n > 0:
-			log.Warn("marked deliveries unknown: a worker stopped between claiming and settling them", "count", n)
-		}
 		if err := Reconcile(ctx, db, inspector, client, StaleAfter, maxRetries, log); err != nil && ctx.Err() == nil {
 			log.Error("reconcile", "err", err)
 		}

@@ -25,12 +25,17 @@ type RunPayload struct {
 	Occurrence string `json:"occurrence"`
 }
 
-// BatchPayload is the payload of a campaign:batch task: the ids of up to
-// batch_size customers, in id order.
+// BatchPayload is the payload of a campaign:batch task. It names the
+// batch by its first customer id; the batch's record in the database holds
+// its customer ids (see store.Batch), so a task costs Redis well under a
+// byte per recipient, whatever the batch size.
 type BatchPayload struct {
-	Campaign    string  `json:"campaign"`
-	Occurrence  string  `json:"occurrence"`
-	CustomerIDs []int64 `json:"customer_ids"`
+	Campaign   string `json:"campaign"`
+	Occurrence string `json:"occurrence"`
+	FirstID    int64  `json:"first_id"`
+	// CustomerIDs are the ids of a task enqueued by an earlier version,
+	// which carried them; such a task is still run.
+	CustomerIDs []int64 `json:"customer_ids,omitempty"`
 }
 
 // RunTaskID names the run task of an occurrence: enqueuing it twice is a no-op.

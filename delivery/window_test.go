@@ -345,7 +345,7 @@ func newTasks(t *testing.T, b *bundle, seen map[string]bool, now time.Time) []du
 		if err := json.Unmarshal(payload, &pl); err != nil {
 			t.Fatal(err)
 		}
-		id := delivery.BatchTaskID(pl.Campaign, pl.Occurrence, pl.CustomerIDs[0])
+		id := delivery.BatchTaskID(pl.Campaign, pl.Occurrence, pl.FirstID)
 		if _, ok := notBefore[id]; !ok {
 			batches, err := b.db.RunBatches(context.Background(), pl.Campaign, pl.Occurrence)
 			if err != nil {
@@ -357,7 +357,7 @@ func newTasks(t *testing.T, b *bundle, seen map[string]bool, now time.Time) []du
 		}
 		at, ok := notBefore[id]
 		if !ok {
-			t.Fatalf("no batch %s %s %d in the database", pl.Campaign, pl.Occurrence, pl.CustomerIDs[0])
+			t.Fatalf("no batch %s %s %d in the database", pl.Campaign, pl.Occurrence, pl.FirstID)
 		}
 		return at
 	}

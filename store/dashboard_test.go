@@ -23,7 +23,8 @@ func ledger(t *testing.T, db *store.DB, n int) []customer.Customer {
 	for i, c := range cs {
 		k := store.DeliveryKey{Campaign: "c", Occurrence: "r", CustomerID: c.ID, Channel: "sms"}
 		if i%3 == 0 {
-			if _, err := db.RecordOutcome(ctx, k, "r", store.StatusSkipped, "no_consent", c.Phone); err != nil {
+			skip := store.NewRow{CustomerID: c.ID, Channel: "sms", Status: store.StatusSkipped, Reason: "no_consent", Address: c.Phone}
+			if _, err := db.Claim(ctx, store.ClaimSet{Campaign: "c", Occurrence: "r", Run: "r", New: []store.NewRow{skip}}); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -80,8 +81,11 @@ func TestRunRecipientsPages(t *testing.T) {
 func TestRecordCarrierStatus(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		ledger(t, db, 3) // rows 1 and 2 sent as SM1, SM2
-		ok, err := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SM2", Status: "undelivered", ErrorCode: "30003"})
+		cs := ledger(t, db, 3) // rows 1 and 2 sent as SM1, SM2
+		key := func(i int) *store.DeliveryKey {
+			return &store.DeliveryKey{Campaign: "c", Occurrence: "r", CustomerID: cs[i].ID, Channel: "sms"}
+		}
+		ok, err := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SM2", Status: "undelivered", ErrorCode: "30003", Key: key(2)})
 		if err != nil || !ok {
 			t.Fatalf("record: %v %v", ok, err)
 		}
@@ -93,10 +97,13 @@ func TestRecordCarrierStatus(t *testing.T) {
 		if rows[1].CarrierStatus != "" {
 			t.Errorf("another row changed: %+v", rows[1])
 		}
-		if ok, err := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SMnope", Status: "delivered"}); ok || err != nil {
-			t.Errorf("unknown id: %v %v", ok, err)
+		if ok, err := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SMnope", Status: "delivered", Key: key(1)}); ok || err != nil {
+			t.Errorf("another message's id: %v %v", ok, err)
 		}
-		if ok, _ := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "email", ProviderID: "SM1", Status: "delivered"}); ok {
+		if ok, err := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SM1", Status: "delivered"}); ok || err != nil {
+			t.Errorf("no delivery id: %v %v", ok, err)
+		}
+		if ok, _ := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "email", ProviderID: "SM1", Status: "delivered", Key: key(1)}); ok {
 			t.Error("matched a row of another channel")
 		}
 
@@ -127,8 +134,9 @@ func TestRecordCarrierStatus(t *testing.T) {
 func TestLedgerCounts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		ledger(t, db, 9)
-		db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SM1", Status: "delivered"})
+		cs := ledger(t, db, 9)
+		db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SM1", Status: "delivered",
+			Key: &store.DeliveryKey{Campaign: "c", Occurrence: "r", CustomerID: cs[1].ID, Channel: "sms"}})
 		counts, err := db.LedgerCounts(ctx)
 		if err != nil {
 			t.Fatal(err)

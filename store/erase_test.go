@@ -50,10 +50,11 @@ func TestEraseCustomer(t *testing.T) {
 			t.Fatal(err)
 		}
 		oldKey := store.DeliveryKey{Campaign: "greeting", Occurrence: "2026-02-17", CustomerID: wang.ID, Channel: "email"}
-		if _, err := db.RecordOutcome(ctx, oldKey, "2026-02-17", store.StatusSkipped, "suppressed: "+bounce, oldEmail); err != nil {
+		skip := store.NewRow{CustomerID: wang.ID, Channel: "email", Status: store.StatusSkipped, Reason: "suppressed: " + bounce, Address: oldEmail}
+		if _, err := db.Claim(ctx, store.ClaimSet{Campaign: oldKey.Campaign, Occurrence: oldKey.Occurrence, Run: oldKey.Occurrence, New: []store.NewRow{skip}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SMwang", Status: "delivered"}); err != nil {
+		if _, err := db.RecordCarrierStatus(ctx, store.CarrierReport{Channel: "sms", ProviderID: "SMwang", Status: "delivered", Key: &wangKey}); err != nil {
 			t.Fatal(err)
 		}
 		// Wang replied STOP; a run was paused on an error naming the email.
@@ -124,7 +125,8 @@ func TestEraseCustomer(t *testing.T) {
 			t.Errorf("the late claim wrote %+v", d)
 		}
 		lateSkip := store.DeliveryKey{Campaign: "notice", Occurrence: "twice", CustomerID: wang.ID, Channel: "sms"}
-		if _, err := db.RecordOutcome(ctx, lateSkip, "twice", store.StatusSkipped, "suppressed: replied STOP", phone); err != nil {
+		lateRow := store.NewRow{CustomerID: wang.ID, Channel: "sms", Status: store.StatusSkipped, Reason: "suppressed: replied STOP", Address: phone}
+		if _, err := db.Claim(ctx, store.ClaimSet{Campaign: "notice", Occurrence: "twice", Run: "twice", New: []store.NewRow{lateRow}}); err != nil {
 			t.Fatal(err)
 		}
 		if d, _ := db.GetDelivery(ctx, lateSkip); d.Reason != store.ReasonCustomerDeleted || d.Address != "" {

@@ -76,62 +76,9 @@ type Delivery struct {
 	SettledAt  time.Time
 }
 
-// ClaimDelivery inserts the row as Sending. It reports false when the row
-// already exists: someone else claimed or settled it, and this caller must
-// not send. That single INSERT is what makes each send happen at most once.
-// run names the run that claims it (see Delivery.Run).
-//
-// It also reports false, and records the row as skipped with
-// ReasonCustomerDeleted, when the customer no longer exists: a batch loads
-// its customers when it starts, and one erased since must get no message
-// and leave no address in the ledger.
-func (s *DB) ClaimDelivery(ctx context.Context, k DeliveryKey, run, address, coupon string) (bool, error) {
-	now := s.timeArg(s.now())
-	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO deliveries
-		(campaign, occurrence, customer_id, channel, run, status, address, coupon, attempts, claimed_at, created_at, updated_at)
-		SELECT ?, ?, ?, ?, ?, 'sending', ?, ?, 1, ?, ?, ?
-		WHERE EXISTS (SELECT 1 FROM customers WHERE id = ?)
-		ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`),
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(run), nullString(address), nullString(coupon), now, now, now,
-		k.CustomerID)
-	if err != nil {
-		return false, fmt.Errorf("claim delivery: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	// The row exists (this writes nothing then), or the customer is gone.
-	_, err = s.RecordOutcome(ctx, k, run, StatusSkipped, ReasonCustomerDeleted, "")
-	return false, err
-}
-
 // ReasonCustomerDeleted is the reason of a skipped row for a customer
 // deleted (or erased) after the run paged its audience.
 const ReasonCustomerDeleted = "customer_deleted"
-
-// SettleDelivery moves a Sending row to its outcome. It fails if the row is
-// not Sending, so an outcome is never overwritten.
-func (s *DB) SettleDelivery(ctx context.Context, k DeliveryKey, status Status, reason, providerID string) error {
-	if status == StatusSending {
-		return fmt.Errorf("settle delivery: %q is not an outcome", status)
-	}
-	now := s.timeArg(s.now())
-	// A row the sweeper already called unknown (the send outlasted
-	// sending_timeout) gets its real outcome after all.
-	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = ?, reason = ?, provider_id = ?, settled_at = ?, updated_at = ?
-		WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ?
-		AND (status = 'sending' OR (status = 'unknown' AND reason = ?))`),
-		string(status), nullString(reason), nullString(providerID), now, now,
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, ReasonSwept)
-	if err != nil {
-		return fmt.Errorf("settle delivery: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("settle delivery %v: no row in status sending", k)
-	}
-	return nil
-}
 
 // GetDelivery loads one ledger row, or returns ErrNotFound.
 func (s *DB) GetDelivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
@@ -224,7 +171,7 @@ func (s *DB) SentSince(ctx context.Context, ids []int64, since time.Time) (map[i
 		args = append(args, id)
 	}
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT customer_id, channel, COUNT(*) FROM deliveries
-		WHERE status = 'sent' AND settled_at >= ? AND customer_id IN (`+placeholders(len(ids))+`)
+		WHERE status = 'sent' AND claimed_at >= ? AND customer_id IN (`+placeholders(len(ids))+`)
 		GROUP BY customer_id, channel`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sent since: %w", err)

@@ -166,6 +166,19 @@ func (s *DB) AddBatches(ctx context.Context, bs []Batch) error {
 	return nil
 }
 
+// GetBatch loads one batch of a run by its first customer id, or returns
+// ErrNotFound.
+func (s *DB) GetBatch(ctx context.Context, campaign, run string, firstID int64) (Batch, error) {
+	bs, err := s.batches(ctx, `WHERE campaign = ? AND occurrence = ? AND first_id = ?`, campaign, run, firstID)
+	if err == nil && len(bs) == 0 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Batch{}, err
+	}
+	return bs[0], nil
+}
+
 // RunBatches lists a run's batches in id order.
 func (s *DB) RunBatches(ctx context.Context, campaign, run string) ([]Batch, error) {
 	return s.batches(ctx, `WHERE campaign = ? AND occurrence = ? ORDER BY first_id`, campaign, run)
@@ -209,22 +222,43 @@ func (s *DB) batchesIn(ctx context.Context, q querier, where string, args ...any
 
 // AbandonBatch gives up a batch whose task will never run again (archived
 // after its retries, or lost). The ledger rows it never wrote are counted
-// as failed with the reason, so the run still adds up and can finish.
+// as failed with the reason, so the run still adds up and can finish; its
+// rows still waiting for a retry fail with the reason, and its claims left
+// sending by a worker that stopped become unknown (they may have been sent).
 func (s *DB) AbandonBatch(ctx context.Context, b Batch, reason string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("abandon batch: %w", err)
+	}
+	defer tx.Rollback()
+	ids := placeholders(len(b.CustomerIDs))
 	args := []any{b.Campaign, b.Run}
 	for _, id := range b.CustomerIDs {
 		args = append(args, id)
 	}
+	now := s.timeArg(s.now())
+	for _, u := range []struct{ from, to, reason string }{
+		{string(StatusDeferred), string(StatusFailed), "batch abandoned: " + reason},
+		{string(StatusSending), string(StatusUnknown), ReasonSwept},
+	} {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = ?, reason = ?, settled_at = ?, updated_at = ?
+			WHERE status = ? AND campaign = ? AND run = ? AND customer_id IN (`+ids+`)`),
+			append([]any{u.to, u.reason, now, now, u.from}, args...)...); err != nil {
+			return fmt.Errorf("abandon batch: %w", err)
+		}
+	}
 	var written int64
-	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM deliveries WHERE campaign = ? AND run = ? AND customer_id IN (`+
-		placeholders(len(b.CustomerIDs))+`)`), args...).Scan(&written); err != nil {
+	if err := tx.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM deliveries WHERE campaign = ? AND run = ? AND customer_id IN (`+ids+`)`),
+		args...).Scan(&written); err != nil {
 		return fmt.Errorf("abandon batch: %w", err)
 	}
 	missing := max(int64(len(b.CustomerIDs)*b.PerCustomer)-written, 0)
-	_, err := s.db.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'abandoned', abandoned = ?, reason = ?, done_at = ?
+	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE run_batches SET status = 'abandoned', abandoned = ?, reason = ?, done_at = ?
 		WHERE campaign = ? AND occurrence = ? AND first_id = ? AND status = 'pending'`),
-		missing, reason, s.timeArg(s.now()), b.Campaign, b.Run, b.FirstID())
-	if err != nil {
+		missing, reason, now, b.Campaign, b.Run, b.FirstID()); err != nil {
+		return fmt.Errorf("abandon batch: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("abandon batch: %w", err)
 	}
 	return s.completeRun(ctx, b.Campaign, b.Run)
@@ -259,34 +293,6 @@ func (s *DB) FailRun(ctx context.Context, campaign, run, reason string) error {
 		return fmt.Errorf("fail run: %w", err)
 	}
 	return nil
-}
-
-// Existing returns the ledger rows an occurrence already has for some
-// customers: customer id → channel → the run that wrote it.
-func (s *DB) Existing(ctx context.Context, campaign, occurrence string, ids []int64) (map[int64]map[string]string, error) {
-	args := []any{campaign, occurrence}
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT customer_id, channel, COALESCE(run, '') FROM deliveries
-		WHERE campaign = ? AND occurrence = ? AND customer_id IN (`+placeholders(len(ids))+`)`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("existing deliveries: %w", err)
-	}
-	defer rows.Close()
-	out := map[int64]map[string]string{}
-	for rows.Next() {
-		var id int64
-		var ch, run string
-		if err := rows.Scan(&id, &ch, &run); err != nil {
-			return nil, err
-		}
-		if out[id] == nil {
-			out[id] = map[string]string{}
-		}
-		out[id][ch] = run
-	}
-	return out, rows.Err()
 }
 
 // RunEnqueued marks a run's audience as fully paged: targeted is the ledger
@@ -341,66 +347,9 @@ func (s *DB) completeRun(ctx context.Context, campaign, occurrence string) error
 	return nil
 }
 
-// RecordOutcome writes a settled row without a claim, for recipients that
-// are skipped before anything is sent. It reports false when the row exists.
-// A row with an address is written only while the customer exists (see
-// ClaimDelivery); for one erased since, the row is skipped with
-// ReasonCustomerDeleted and no address.
-func (s *DB) RecordOutcome(ctx context.Context, k DeliveryKey, run string, status Status, reason, address string) (bool, error) {
-	now := s.timeArg(s.now())
-	insert := `INSERT INTO deliveries
-		(campaign, occurrence, customer_id, channel, run, status, reason, address, settled_at, created_at, updated_at)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
-	args := []any{k.Campaign, k.Occurrence, k.CustomerID, k.Channel, nullString(run), string(status), nullString(reason), nullString(address), now, now, now}
-	if address == "" {
-		insert += ` WHERE TRUE`
-	} else {
-		insert += ` WHERE EXISTS (SELECT 1 FROM customers WHERE id = ?)`
-		args = append(args, k.CustomerID)
-	}
-	res, err := s.db.ExecContext(ctx, s.rebind(insert+` ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`), args...)
-	if err != nil {
-		return false, fmt.Errorf("record outcome: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 1 || address == "" {
-		return n == 1, err
-	}
-	return s.RecordOutcome(ctx, k, run, StatusSkipped, ReasonCustomerDeleted, "")
-}
-
-// ReleaseDelivery deletes a claim whose send certainly did not happen (the
-// provider refused it with a retryable error), so a retry can claim it again.
-func (s *DB) ReleaseDelivery(ctx context.Context, k DeliveryKey) error {
-	// A claim the sweeper already called unknown (the send outlasted
-	// sending_timeout) is released too: the provider refused it after all.
-	_, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM deliveries
-		WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ?
-		AND (status = 'sending' OR (status = 'unknown' AND reason = ?))`),
-		k.Campaign, k.Occurrence, k.CustomerID, k.Channel, ReasonSwept)
-	if err != nil {
-		return fmt.Errorf("release delivery: %w", err)
-	}
-	return nil
-}
-
-// ReasonSwept is the reason of a row the sweeper settled as unknown.
+// ReasonSwept is the reason of a row a worker claimed and never settled
+// (it stopped while sending), reported unknown once sending_timeout passed.
 const ReasonSwept = "worker stopped while sending; not re-sent"
-
-// SweepSending marks rows claimed more than olderThan ago and never settled
-// as unknown: the worker that claimed them died between claiming and
-// settling, so the message may or may not have gone out. They are reported,
-// never re-sent.
-func (s *DB) SweepSending(ctx context.Context, olderThan time.Duration) (int64, error) {
-	now := s.now()
-	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = 'unknown', reason = ?, settled_at = ?, updated_at = ?
-		WHERE status = 'sending' AND claimed_at < ?`),
-		ReasonSwept, s.timeArg(now), s.timeArg(now), s.timeArg(now.Add(-olderThan)))
-	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
-	}
-	return res.RowsAffected()
-}
 
 // CustomersByID loads the customers with the given ids, in id order;
 // deleted ones are simply absent.

@@ -129,8 +129,8 @@ func (s *Server) twilioInbound(w http.ResponseWriter, r *http.Request) {
 var carrierStatuses = map[string]bool{"delivered": true, "undelivered": true, "failed": true}
 
 // twilioStatus records a message's final status on its ledger row, found
-// by the message SID (or, if the callback outran the worker, by the
-// delivery id the SMS adapter put in the callback URL).
+// by the delivery id the SMS adapter puts in every message's callback URL
+// and checked against the message SID (see store.RecordCarrierStatus).
 func (s *Server) twilioStatus(w http.ResponseWriter, r *http.Request) {
 	form, ok := s.verifyTwilio(w, r)
 	if !ok {

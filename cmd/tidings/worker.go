@@ -387,7 +387,7 @@ func (a *app) serve(ctx context.Context, opt asynq.RedisConnOpt, p *delivery.Pip
 	inspector := asynq.NewInspector(opt)
 	defer inspector.Close()
 	go func() {
-		delivery.Sweep(sweepCtx, db, inspector, p.Client, sendingTimeout, min(sendingTimeout/4, time.Minute), p.Config().Settings.Delivery.MaxRetries, a.log)
+		delivery.Sweep(sweepCtx, db, inspector, p.Client, min(sendingTimeout/4, time.Minute), p.Config().Settings.Delivery.MaxRetries, a.log)
 		close(done)
 	}()
 	a.log.Info("worker started", "concurrency", concurrency, "database", db.Redacted())

@@ -30,7 +30,7 @@ func scrape(t *testing.T, h http.Handler) string {
 	return rec.Body.String()
 }
 
-func sent(t *testing.T, db *store.DB, ext, campaign, channel string) {
+func sent(t *testing.T, db *store.DB, ext, campaign, channel string) store.DeliveryKey {
 	t.Helper()
 	ctx := context.Background()
 	if err := db.UpsertCustomers(ctx, []customer.Customer{{ExternalID: ext}}); err != nil {
@@ -44,14 +44,15 @@ func sent(t *testing.T, db *store.DB, ext, campaign, channel string) {
 	if err := db.SettleDelivery(ctx, k, store.StatusSent, "", "SM"+ext); err != nil {
 		t.Fatal(err)
 	}
+	return k
 }
 
 func TestLedgerCollectorCountsAndCaches(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		sent(t, db, "1", "launch", "sms")
+		first := sent(t, db, "1", "launch", "sms")
 		sent(t, db, "2", "launch", "sms")
 		sent(t, db, "3", "launch", "email")
-		db.RecordCarrierStatus(context.Background(), store.CarrierReport{Channel: "sms", ProviderID: "SM1", Status: "delivered"})
+		db.RecordCarrierStatus(context.Background(), store.CarrierReport{Channel: "sms", ProviderID: "SM1", Status: "delivered", Key: &first})
 		now := time.Now()
 		lc := NewLedgerCollector(db, 10*time.Second)
 		lc.now = func() time.Time { return now }
