@@ -73,14 +73,14 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 				return nil, fmt.Errorf("create database folder: %w", err)
 			}
 		}
-		s.db, err = sql.Open("sqlite", dsn)
+		s.db, err = openCounting("sqlite", dsn)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		s.dialect = Postgres
 		var dsn string
 		if dsn, maxConns, err = postgresDSN(rawURL); err != nil {
 			return nil, err
 		}
-		s.db, err = sql.Open("pgx", dsn)
+		s.db, err = openCounting("pgx", dsn)
 	default:
 		return nil, fmt.Errorf("database URL %q: want sqlite:///path/to/file.db or postgres://user@host/db", Redact(rawURL))
 	}
