@@ -355,6 +355,28 @@ func TestSendBackslashInName(t *testing.T) {
 	}
 }
 
+// A server's own limit of messages per connection, lower than
+// messages_per_connection, costs a reconnection, not a failure: whether it
+// closes the connection with a 421 or refuses MAIL FROM with a 452.
+func TestServerLimitsMessagesPerConnection(t *testing.T) {
+	t.Parallel()
+	for _, reply := range []bool{false, true} {
+		t.Run(fmt.Sprintf("452=%v", reply), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, serverConfig{perConnection: 5, limitReply: reply}, func(c *Config) { c.MaxConnections, c.MaxPerConnection = 1, 1000 })
+			for i := range 16 {
+				m := message(fmt.Sprintf("d-%d", i), fmt.Sprintf("r%d@example.com", i))
+				if _, err := b.sender.Send(t.Context(), m); err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+			}
+			if n, c := len(b.server.messages()), b.server.connections(); n != 16 || c != 4 {
+				t.Errorf("%d messages over %d connections, want 16 over 4", n, c)
+			}
+		})
+	}
+}
+
 func TestTransientReplies(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"log"
 	"math/big"
@@ -25,6 +26,9 @@ type testServer struct {
 	addr     *net.TCPAddr
 	srv      *gosmtp.Server
 	password string
+	// perConnection and limitReply: see serverConfig.
+	perConnection int
+	limitReply    bool
 
 	mu       sync.Mutex
 	conns    []net.Conn // every accepted connection, in order
@@ -60,11 +64,16 @@ type serverConfig struct {
 	password    string // when set, AUTH PLAIN as "mailer" is offered and required
 	startTLS    bool   // offer STARTTLS with a self-signed certificate
 	implicitTLS bool   // speak TLS from the first byte
+	// perConnection, when set, refuses the MAIL FROM after that many on a
+	// connection: with limitReply, as a 452 on an open connection (Postfix
+	// smtpd_client_message_rate_limit style), or else as a 421 and a close.
+	perConnection int
+	limitReply    bool
 }
 
 func startServer(t testing.TB, sc serverConfig) *testServer {
 	t.Helper()
-	ts := &testServer{password: sc.password, rcpts: map[string]int{}, datas: map[string]int{}, rules: map[string]*rule{}}
+	ts := &testServer{password: sc.password, perConnection: sc.perConnection, limitReply: sc.limitReply, rcpts: map[string]int{}, datas: map[string]int{}, rules: map[string]*rule{}}
 	s := gosmtp.NewServer(gosmtp.BackendFunc(ts.newSession))
 	s.Domain = "mx.test"
 	s.AllowInsecureAuth = true
@@ -163,6 +172,7 @@ func (ts *testServer) newSession(c *gosmtp.Conn) (gosmtp.Session, error) {
 type session struct {
 	ts     *testServer
 	conn   *gosmtp.Conn
+	mails  int // MAIL FROMs on this connection
 	authed bool
 	from   string
 	to     []string
@@ -188,6 +198,15 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 func (s *session) Mail(from string, _ *gosmtp.MailOptions) error {
 	if s.ts.password != "" && !s.authed {
 		return gosmtp.ErrAuthRequired
+	}
+	s.mails++
+	if s.ts.perConnection > 0 && s.mails > s.ts.perConnection {
+		if s.ts.limitReply {
+			return &gosmtp.SMTPError{Code: 452, EnhancedCode: gosmtp.EnhancedCode{4, 5, 3}, Message: "too many messages on this connection"}
+		}
+		_, _ = io.WriteString(s.conn.Conn(), "421 4.7.0 mx.test too many messages on this connection, closing\r\n")
+		_ = s.conn.Conn().Close()
+		return errors.New("closed")
 	}
 	s.from = from
 	return nil
