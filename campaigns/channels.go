@@ -171,7 +171,7 @@ func (d decoder) emailSettings(n *node, s *EmailSettings) {
 			}
 		},
 		"smtp": func(v *node) {
-			c := &SMTPSettings{Port: 587, TLS: "starttls", Timeout: 30 * time.Second, MaxConnections: 4, MessagesPerConnection: 100}
+			c := &SMTPSettings{Port: 587, TLS: "starttls", Timeout: 30 * time.Second, MaxConnections: 4, MessagesPerConnection: 1000}
 			d.fields(v, "channels.email.smtp", map[string]func(*node){
 				"host": func(x *node) {
 					h, ok := d.str(x, "channels.email.smtp.host")

@@ -35,7 +35,7 @@ channels:
 	}
 }
 
-// channels.email.smtp.messages_per_connection: 100 unless set, and 1 to
+// channels.email.smtp.messages_per_connection: 1000 unless set, and 1 to
 // 100,000, with the key named in the error.
 func TestSMTPMessagesPerConnection(t *testing.T) {
 	for _, tc := range []struct {
@@ -43,8 +43,8 @@ func TestSMTPMessagesPerConnection(t *testing.T) {
 		want int
 		err  string
 	}{
-		{"{host: smtp.tea.example}", 100, ""},
-		{"{host: smtp.tea.example, messages_per_connection: 1000}", 1000, ""},
+		{"{host: smtp.tea.example}", 1000, ""},
+		{"{host: smtp.tea.example, messages_per_connection: 20}", 20, ""},
 		{"{host: smtp.tea.example, messages_per_connection: 0}", 0, "channels.email.smtp.messages_per_connection"},
 	} {
 		dir := t.TempDir()
