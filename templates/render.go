@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	texttemplate "text/template"
 	"text/template/parse"
 	"unicode/utf8"
@@ -68,6 +69,10 @@ type variant struct {
 	locale string // as written in the file name, canonical case; "" for the default
 	text   *texttemplate.Template
 	html   *htmltemplate.Template // executes the layout, if any, around the body
+	// size is the length of its last output: a marketing email's HTML is
+	// several kilobytes, and a builder grown to it at once saves the
+	// copies of growing it step by step, on every message.
+	size atomic.Int64
 }
 
 func (v *variant) execute(w io.Writer, d Data) error {
@@ -416,10 +421,12 @@ func missingPart(t *tmpl, p part, locale string) error {
 // render executes one variant and applies the part's rules.
 func (v *variant) render(p part, d Data) (string, error) {
 	var b strings.Builder
+	b.Grow(int(v.size.Load()) + 256) // room for a longer name
 	if err := v.execute(&b, d); err != nil {
 		return "", err
 	}
 	out := b.String()
+	v.size.Store(int64(len(out)))
 	switch p {
 	case partHTML:
 		return out, nil
