@@ -1,11 +1,13 @@
 package delivery
 
-// The send stage claims its rows in chunks of claimChunk, sends them over
-// SendConcurrency goroutines, and settles their outcomes in groups of
-// settleEvery (or every settleAfter, whichever comes first). So at any
-// moment a batch holds at most claimChunk rows claimed but not yet handed
-// to a provider, SendConcurrency rows in a provider's hands, and
-// settleEvery outcomes not yet written: what a SIGKILL can leave "sending".
+// The send stage claims its rows in chunks of claimChunk and sends them
+// over SendConcurrency goroutines; the worker's settler writes the outcomes
+// of all its batches in groups of settleEvery (or every settleAfter,
+// whichever comes first). So at any moment a batch holds at most
+// claimChunk rows claimed but not yet handed to a provider and
+// SendConcurrency rows in a provider's hands, and the worker at most two
+// groups of outcomes not yet written (one filling, one being written):
+// what a SIGKILL can leave "sending".
 const (
 	claimChunk  = 100
 	settleEvery = 100
@@ -17,9 +19,10 @@ const (
 const SendConcurrency = 8
 
 // UnsettledBound is the most ledger rows a worker of the given concurrency
-// (batches at once) can leave "sending" when it is killed: each of its
-// batches' claimed, in-flight and not yet flushed rows. The batch's next
-// attempt reports them unknown once they are older than sending_timeout.
+// (batches at once) can leave "sending" when it is killed: its batches'
+// claimed and in-flight rows, and its outcomes not yet written. The
+// batches' next attempts report them unknown once they are older than
+// sending_timeout.
 func UnsettledBound(concurrency int) int {
-	return concurrency * (claimChunk + SendConcurrency + settleEvery)
+	return concurrency*(claimChunk+SendConcurrency) + 2*settleEvery
 }

@@ -36,7 +36,9 @@ type Pipeline struct {
 	// agree.
 	Now func() time.Time
 
-	breaker breaker
+	breaker     breaker
+	settlerOnce sync.Once
+	settle      *settler
 }
 
 // Mux routes the task types to their handlers.

@@ -40,12 +40,12 @@ type job struct {
 // sends in flight and the outcomes not yet flushed "sending" (see
 // UnsettledBound).
 func (p *Pipeline) send(ctx context.Context, b *batch, bp *batchPlan) (sendResult, error) {
-	// Once a row is claimed its outcome is recorded even if the worker is
+	// Once a row is claimed, its outcome is recorded even if the worker is
 	// shutting down: a cancelled context must not leave a sent message
 	// looking unsent, or an unsent one looking "sending".
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	set := newSettler(settleCtx, p.Store, b.c.Name, b.occurrence, p.Log)
+	set, mine := p.settler(), &tally{}
 	var res sendResult
 	var mu sync.Mutex // guards res
 	halted := func() bool { mu.Lock(); defer mu.Unlock(); return res.halt != nil }
@@ -61,16 +61,14 @@ func (p *Pipeline) send(ctx context.Context, b *batch, bp *batchPlan) (sendResul
 	var wg sync.WaitGroup
 	tmpl := p.Templates()
 	for range min(SendConcurrency, len(bp.Sends)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for j := range jobs {
 				if halted() {
-					set.add(store.Outcome{CustomerID: j.CustomerID, Channel: j.Channel}) // release: not sent
+					set.add(mine, store.Outcome{DeliveryKey: j.key(b)}) // released: not sent
 					continue
 				}
 				o, stop := p.deliver(ctx, settleCtx, b, j, tmpl)
-				set.add(o)
+				set.add(mine, o)
 				mu.Lock()
 				if o.Status == store.StatusDeferred {
 					res.deferred++
@@ -83,16 +81,26 @@ func (p *Pipeline) send(ctx context.Context, b *batch, bp *batchPlan) (sendResul
 					halt(stop)
 				}
 			}
-		}()
+		})
 	}
 
 	err := p.claimAll(ctx, b, bp, jobs, halted, halt)
 	close(jobs)
 	wg.Wait()
-	if ferr := set.close(); err == nil {
+	if ferr := set.wait(mine); err == nil {
 		err = ferr
 	}
 	return res, err
+}
+
+// settler is the worker's (see settler), made on first use.
+func (p *Pipeline) settler() *settler {
+	p.settlerOnce.Do(func() { p.settle = newSettler(p.Store, p.Log) })
+	return p.settle
+}
+
+func (j job) key(b *batch) store.DeliveryKey {
+	return store.DeliveryKey{Campaign: b.c.Name, Occurrence: b.occurrence, CustomerID: j.CustomerID, Channel: j.Channel}
 }
 
 // claimAll claims the plan's sends chunk by chunk and hands each claim to
@@ -154,7 +162,8 @@ func (p *Pipeline) claimAll(ctx context.Context, b *batch, bp *batchPlan, jobs c
 // alone (a rate limit, refused credentials, a paused run).
 func (p *Pipeline) deliver(ctx, settleCtx context.Context, b *batch, j job, tmpl *templates.Set) (store.Outcome, error) {
 	c := b.c
-	out := store.Outcome{CustomerID: j.CustomerID, Channel: j.Channel}
+	key := j.key(b)
+	out := store.Outcome{DeliveryKey: key}
 	fail := func(reason string) (store.Outcome, error) {
 		out.Status, out.Reason = store.StatusFailed, reason
 		return out, nil
@@ -177,7 +186,6 @@ func (p *Pipeline) deliver(ctx, settleCtx context.Context, b *batch, j job, tmpl
 	if sender == nil {
 		return fail("no sender configured for " + j.Channel)
 	}
-	key := store.DeliveryKey{Campaign: c.Name, Occurrence: b.occurrence, CustomerID: j.CustomerID, Channel: j.Channel}
 	m := channels.Message{
 		DeliveryID: key.ID(),
 		Channel:    j.Channel, Campaign: c.Name, Occurrence: b.occurrence, CustomerID: cust.ID,

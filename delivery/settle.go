@@ -10,111 +10,152 @@ import (
 )
 
 // settleAfter is the longest an outcome waits to be written: a slow
-// provider still has its outcomes flushed while the batch is under way.
+// provider still has its outcomes flushed while its batch is under way.
 const settleAfter = 250 * time.Millisecond
 
-// settler writes a batch's outcomes in groups: every settleEvery outcomes
-// or every settleAfter, whichever comes first, one statement per group
-// (see store.DB.Settle). Writes are serialized; the senders only append.
+// settler writes the outcomes of every batch a worker runs in groups: every
+// settleEvery outcomes or every settleAfter, whichever comes first, one
+// statement per group (see store.DB.Settle). One settler serves all of a
+// worker's batches: each batch alone sends too slowly (a sixteenth of the
+// worker's rate at concurrency 16) to fill a group before the timer, and
+// the groups would be small. A batch waits for its own outcomes to be
+// written before it finishes (see tally.wait).
 type settler struct {
-	ctx        context.Context
-	db         *store.DB
-	campaign   string
-	occurrence string
-	log        *slog.Logger
+	db  *store.DB
+	log *slog.Logger
 
-	mu   sync.Mutex
-	buf  []store.Outcome
-	err  error // the first failed write
-	wmu  sync.Mutex
-	stop chan struct{}
-	done chan struct{}
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when a write ends
+	buf     []pending
+	writing bool        // a group is being written
+	timer   *time.Timer // armed while buf holds outcomes
 }
 
-func newSettler(ctx context.Context, db *store.DB, campaign, occurrence string, log *slog.Logger) *settler {
-	s := &settler{ctx: ctx, db: db, campaign: campaign, occurrence: occurrence, log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go s.tick()
+// pending is an outcome and the batch that waits for it.
+type pending struct {
+	store.Outcome
+	t *tally
+}
+
+// tally is one batch's outcomes in the settler: how many are not written
+// yet, and the first write that failed.
+type tally struct {
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	err error
+}
+
+func newSettler(db *store.DB, log *slog.Logger) *settler {
+	s := &settler{db: db, log: log}
+	s.cond = sync.NewCond(&s.mu)
 	return s
 }
 
-// add queues an outcome, and writes the group when it is full.
-func (s *settler) add(o store.Outcome) {
+// add queues an outcome of t's batch, and writes the group when it is full.
+// While a full group waits for the write before it, add waits too: so the
+// worker never holds more than two groups of outcomes unwritten (one being
+// written, one filling), which is what bounds a crash (see UnsettledBound).
+func (s *settler) add(t *tally, o store.Outcome) {
+	t.wg.Add(1)
 	s.mu.Lock()
-	s.buf = append(s.buf, o)
-	var full []store.Outcome
-	if len(s.buf) >= settleEvery {
-		full, s.buf = s.buf, make([]store.Outcome, 0, settleEvery)
+	for len(s.buf) >= settleEvery {
+		s.cond.Wait()
 	}
-	s.mu.Unlock()
-	if full != nil {
-		s.write(full)
-	}
-}
-
-func (s *settler) tick() {
-	defer close(s.done)
-	t := time.NewTicker(settleAfter)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.flush()
+	s.buf = append(s.buf, pending{o, t})
+	if len(s.buf) < settleEvery {
+		if s.timer == nil {
+			s.timer = time.AfterFunc(settleAfter, s.flush)
 		}
+		s.mu.Unlock()
+		return
 	}
+	s.writeLocked()
+	s.mu.Unlock()
 }
 
+// flush writes whatever is queued.
 func (s *settler) flush() {
 	s.mu.Lock()
+	if len(s.buf) > 0 {
+		s.writeLocked()
+	}
+	s.mu.Unlock()
+}
+
+// writeLocked waits for the write before it, then writes the queued group,
+// with s.mu held except while writing.
+func (s *settler) writeLocked() {
+	for s.writing {
+		s.cond.Wait()
+	}
 	group := s.buf
 	s.buf = nil
-	s.mu.Unlock()
-	if len(group) > 0 {
-		s.write(group)
+	s.cond.Broadcast() // room in buf again
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
 	}
+	if len(group) == 0 {
+		return // written by the one waited for
+	}
+	s.writing = true
+	s.mu.Unlock()
+	s.write(group)
+	s.mu.Lock()
+	s.writing = false
+	s.cond.Broadcast()
+}
+
+// wait writes what is queued and waits until every outcome of t's batch is
+// written, and reports the first write of them that failed.
+func (s *settler) wait(t *tally) error {
+	s.flush()
+	t.wg.Wait()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
 }
 
 // write settles a group, trying again briefly when the database fails: a
 // row left sending is reported unknown, never sent again, so an outcome
 // lost here costs that recipient a message they may well have received.
-func (s *settler) write(group []store.Outcome) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+// Once a row is claimed its outcome is recorded even if the worker is
+// shutting down, so the writes have a context of their own.
+func (s *settler) write(group []pending) {
+	outs := make([]store.Outcome, len(group))
+	for i, p := range group {
+		outs[i] = p.Outcome
+	}
 	var err error
 	for try, wait := 0, 100*time.Millisecond; try < 3; try, wait = try+1, wait*4 {
+		if try > 0 {
+			time.Sleep(wait)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var n int64
-		if n, err = s.db.Settle(s.ctx, s.campaign, s.occurrence, group); err == nil {
-			if n != int64(len(group)) {
-				// Rows settled already: another execution of this batch
-				// that took them over after this one's lease expired.
-				s.log.Warn("outcomes for rows no longer sending were dropped", "campaign", s.campaign, "occurrence", s.occurrence,
-					"outcomes", len(group), "written", n)
+		n, err = s.db.Settle(ctx, outs)
+		cancel()
+		if err == nil {
+			if n != int64(len(outs)) {
+				// Rows settled already: another execution of the batch
+				// took them over after this one's lease expired.
+				s.log.Warn("outcomes for rows no longer sending were dropped", "outcomes", len(outs), "written", n)
 			}
-			return
-		}
-		select {
-		case <-s.ctx.Done():
-			try = 3
-		case <-time.After(wait):
+			break
 		}
 	}
-	s.log.Error("settle: outcomes not written; their rows stay sending and will be reported unknown", "campaign", s.campaign,
-		"occurrence", s.occurrence, "outcomes", len(group), "err", err)
-	s.mu.Lock()
-	if s.err == nil {
-		s.err = err
+	if err != nil {
+		s.log.Error("settle: outcomes not written; their rows stay sending and will be reported unknown",
+			"outcomes", len(outs), "err", err)
 	}
-	s.mu.Unlock()
-}
-
-// close writes what is left and reports the first failed write.
-func (s *settler) close() error {
-	close(s.stop)
-	<-s.done
-	s.flush()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
+	for _, p := range group {
+		if err != nil {
+			p.t.mu.Lock()
+			if p.t.err == nil {
+				p.t.err = err
+			}
+			p.t.mu.Unlock()
+		}
+		p.t.wg.Done()
+	}
 }

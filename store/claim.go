@@ -257,8 +257,7 @@ func (s *DB) reclaim(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time
 
 // Outcome is what became of a claimed row.
 type Outcome struct {
-	CustomerID int64
-	Channel    string
+	DeliveryKey
 	// Status is the row's outcome; StatusDeferred waits for a retry at
 	// NotBefore. The zero Status releases the claim: the row is deleted,
 	// because the send certainly did not happen (a rate limit, a window
@@ -270,17 +269,17 @@ type Outcome struct {
 	NotBefore  time.Time
 }
 
-// Settle writes a group of outcomes of one occurrence's claimed rows, in
+// Settle writes a group of outcomes of claimed rows, of any campaigns, in
 // one transaction: one UPDATE for the outcomes, one DELETE for the
 // releases. Only rows still sending are changed, so an outcome is never
-// overwritten; a claim the sweeper already called unknown (the send
-// outlasted sending_timeout) gets its real outcome after all. It returns
-// how many rows it changed.
+// overwritten; a claim already called unknown (the send outlasted
+// sending_timeout) gets its real outcome after all. It returns how many
+// rows it changed.
 //
 // The columns it writes (status, reason, provider_id, not_before,
 // settled_at, updated_at) are in no index of deliveries, so on PostgreSQL
 // the UPDATE can be a HOT update: no index entry is written.
-func (s *DB) Settle(ctx context.Context, campaign, occurrence string, outs []Outcome) (int64, error) {
+func (s *DB) Settle(ctx context.Context, outs []Outcome) (int64, error) {
 	var settle, release []Outcome
 	for _, o := range outs {
 		if o.Status == StatusSending {
@@ -306,16 +305,17 @@ func (s *DB) Settle(ctx context.Context, campaign, occurrence string, outs []Out
 			if i > 0 {
 				values.WriteString(", ")
 			}
-			values.WriteString("(CAST(? AS BIGINT), ?, ?, ?, ?, " + s.castTime() + ")")
-			args = append(args, o.CustomerID, o.Channel, string(o.Status), nullString(o.Reason), nullString(o.ProviderID), s.timeArg(o.NotBefore))
+			values.WriteString("(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, " + s.castTime() + ")")
+			args = append(args, o.Campaign, o.Occurrence, o.CustomerID, o.Channel,
+				string(o.Status), nullString(o.Reason), nullString(o.ProviderID), s.timeArg(o.NotBefore))
 		}
 		now := s.timeArg(s.now())
-		res, err := tx.ExecContext(ctx, s.rebind(`WITH v (customer_id, channel, status, reason, provider_id, not_before) AS (VALUES `+values.String()+`)
+		res, err := tx.ExecContext(ctx, s.rebind(`WITH v (campaign, occurrence, customer_id, channel, status, reason, provider_id, not_before) AS (VALUES `+values.String()+`)
 			UPDATE deliveries SET status = v.status, reason = v.reason, provider_id = v.provider_id, not_before = v.not_before,
 				settled_at = `+s.castTime()+`, updated_at = `+s.castTime()+`
-			FROM v WHERE deliveries.campaign = ? AND deliveries.occurrence = ?
+			FROM v WHERE deliveries.campaign = v.campaign AND deliveries.occurrence = v.occurrence
 			AND deliveries.customer_id = v.customer_id AND deliveries.channel = v.channel AND `+unsettled),
-			append(args, now, now, campaign, occurrence, ReasonSwept)...)
+			append(args, now, now, ReasonSwept)...)
 		if err != nil {
 			return 0, fmt.Errorf("settle: %w", err)
 		}
@@ -324,16 +324,16 @@ func (s *DB) Settle(ctx context.Context, campaign, occurrence string, outs []Out
 	}
 	if len(release) > 0 {
 		var values strings.Builder
-		args := []any{campaign, occurrence}
+		var args []any
 		for i, o := range release {
 			if i > 0 {
 				values.WriteString(", ")
 			}
-			values.WriteString("(CAST(? AS BIGINT), ?)")
-			args = append(args, o.CustomerID, o.Channel)
+			values.WriteString("(?, ?, CAST(? AS BIGINT), ?)")
+			args = append(args, o.Campaign, o.Occurrence, o.CustomerID, o.Channel)
 		}
-		res, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM deliveries WHERE campaign = ? AND occurrence = ?
-			AND (customer_id, channel) IN (VALUES `+values.String()+`) AND `+unsettled), append(args, ReasonSwept)...)
+		res, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM deliveries
+			WHERE (campaign, occurrence, customer_id, channel) IN (VALUES `+values.String()+`) AND `+unsettled), append(args, ReasonSwept)...)
 		if err != nil {
 			return 0, fmt.Errorf("settle: release: %w", err)
 		}
@@ -372,7 +372,7 @@ func (s *DB) SettleDelivery(ctx context.Context, k DeliveryKey, status Status, r
 	if status == "" {
 		return fmt.Errorf("settle delivery: no status")
 	}
-	n, err := s.Settle(ctx, k.Campaign, k.Occurrence, []Outcome{{CustomerID: k.CustomerID, Channel: k.Channel, Status: status, Reason: reason, ProviderID: providerID}})
+	n, err := s.Settle(ctx, []Outcome{{DeliveryKey: k, Status: status, Reason: reason, ProviderID: providerID}})
 	if err == nil && n != 1 {
 		err = fmt.Errorf("settle delivery %v: no row in status sending", k)
 	}
@@ -382,6 +382,6 @@ func (s *DB) SettleDelivery(ctx context.Context, k DeliveryKey, status Status, r
 // ReleaseDelivery deletes a claim whose send certainly did not happen (see
 // Outcome), so a retry can claim it again.
 func (s *DB) ReleaseDelivery(ctx context.Context, k DeliveryKey) error {
-	_, err := s.Settle(ctx, k.Campaign, k.Occurrence, []Outcome{{CustomerID: k.CustomerID, Channel: k.Channel}})
+	_, err := s.Settle(ctx, []Outcome{{DeliveryKey: k}})
 	return err
 }
