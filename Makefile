@@ -51,5 +51,5 @@ clean: ## remove build output and the local databases
 # Over SMTP to the in-process sink, after go-mail's ceiling on the same
 # connections; BENCH_RECIPIENTS=N for a shorter run.
 bench-pipeline: build ## SMTP messages/s end to end for 100,000 recipients against go-mail's ceiling, through real redis-server and PostgreSQL (and SQLite)
-	scripts/test-services sh -c 'TIDINGS_REDIS_URL=$$TIDINGS_TEST_REDIS_URL TIDINGS_DATABASE_URL=$$TIDINGS_TEST_POSTGRES_URL $(BIN) bench --smtp --recipients $(or $(BENCH_RECIPIENTS),100000)'
+	TIDINGS_TEST_PG_DURABLE=1 scripts/test-services sh -c 'TIDINGS_REDIS_URL=$$TIDINGS_TEST_REDIS_URL TIDINGS_DATABASE_URL=$$TIDINGS_TEST_POSTGRES_URL $(BIN) bench --smtp --recipients $(or $(BENCH_RECIPIENTS),100000)'
 	scripts/test-services sh -c 'TIDINGS_REDIS_URL=$$TIDINGS_TEST_REDIS_URL $(BIN) bench --smtp --recipients $(or $(BENCH_RECIPIENTS),100000)'
