@@ -204,6 +204,11 @@ func (p *Pipeline) deliver(ctx, settleCtx context.Context, b *batch, j job, tmpl
 		return out, nil
 	}
 	ce := channels.Classify(err)
+	if ctx.Err() != nil && !ce.Ambiguous {
+		// Shutting down, and the message did not go: released, for the
+		// batch's next attempt; no attempt of the recipient's is counted.
+		return out, ctx.Err()
+	}
 	paused, pauseErr := p.afterFailure(settleCtx, c, b.run, ce)
 	out, stop := p.failure(settleCtx, out, j, ce)
 	switch {

@@ -28,7 +28,7 @@ const (
 
 // Defaults for a zero Config field.
 const (
-	DefaultTimeout          = 30 * time.Second
+	DefaultTimeout = 30 * time.Second
 	// A server that allows fewer says so at MAIL FROM, and the sender
 	// reconnects then (see Send), so the default need not be cautious.
 	DefaultMaxPerConnection = 1000

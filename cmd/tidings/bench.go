@@ -151,7 +151,7 @@ func (a *app) benchOutbox(ctx context.Context, dir string, o benchOptions) error
 		return err
 	}
 	defer closeRedis()
-	client, stop, err := a.inProcessWorker(ctx, func() *campaigns.Config { return cfg }, func() *templates.Set { return tmpl }, db, opt, o.concurrency)
+	client, stop, err := a.inProcessWorker(ctx, func() *campaigns.Config { return cfg }, func() *templates.Set { return tmpl }, db, opt, o.concurrency, nil)
 	if err != nil {
 		return err
 	}

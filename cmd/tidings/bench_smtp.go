@@ -9,12 +9,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
@@ -212,7 +210,12 @@ func (b *smtpBench) measurePipeline(ctx context.Context) error {
 	}
 	defer watch.Close()
 	var firstSent atomic.Int64
-	client, stop, err := b.a.benchWorker(ctx, b.cfg, b.tmpl, b.db, b.opt, b.o.concurrency, &firstSent)
+	// The time of the email sender's first successful send is what the
+	// bench can know of the first message when the server is not its own.
+	client, stop, err := b.a.inProcessWorker(ctx, func() *campaigns.Config { return b.cfg }, func() *templates.Set { return b.tmpl }, b.db, b.opt, b.o.concurrency,
+		func(p *delivery.Pipeline) {
+			p.Senders[channels.Email] = firstSend{Sender: p.Senders[channels.Email], at: &firstSent}
+		})
 	if err != nil {
 		return err
 	}
@@ -350,41 +353,6 @@ func (a *app) generateReachable(ctx context.Context, db *store.DB, count int, se
 	}
 	prog.done()
 	return first, nil
-}
-
-// benchWorker is inProcessWorker with the email sender observed: the time
-// of its first successful send goes to firstSent, which is what the bench
-// can know of the first message when the server is not its own.
-func (a *app) benchWorker(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, opt asynq.RedisConnOpt,
-	concurrency int, firstSent *atomic.Int64) (*asynq.Client, func() error, error) {
-	client := asynq.NewClient(opt)
-	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
-	p, err := a.pipeline(func() *campaigns.Config { return cfg }, func() *templates.Set { return tmpl }, db, client, rdb)
-	if err != nil {
-		client.Close()
-		rdb.Close()
-		return nil, nil, err
-	}
-	email := p.Senders[channels.Email]
-	p.Senders[channels.Email] = firstSend{Sender: email, at: firstSent}
-	workerCtx, cancel := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- a.serve(workerCtx, opt, p, db, cfg.Settings.Delivery.SendingTimeout, concurrency) }()
-	var once sync.Once
-	var serveErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			serveErr = <-served
-			if c, ok := email.(io.Closer); ok {
-				_ = c.Close() // QUIT on the idle connections
-			}
-			client.Close()
-			rdb.Close()
-		})
-		return serveErr
-	}
-	return client, stop, nil
 }
 
 // firstSend notes when its sender first succeeds.

@@ -98,7 +98,7 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 	}
 	defer mr.Close()
 	opt := asynq.RedisClientOpt{Addr: mr.Addr()}
-	client, stopWorker, err := a.inProcessWorker(ctx, live.Config, live.Templates, db, opt, 8)
+	client, stopWorker, err := a.inProcessWorker(ctx, live.Config, live.Templates, db, opt, 8, nil)
 	if err != nil {
 		return err
 	}

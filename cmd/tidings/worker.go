@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
@@ -347,9 +349,11 @@ func (a *app) worker(ctx context.Context, concurrency int, listen string) error 
 
 // inProcessWorker runs a worker in this process, reading config and tmpl
 // for every task (the demo's reloaded configuration, the benchmark's fixed
-// one). stop shuts it down (gracefully) and may be called more than once.
+// one). observe, when set, may wrap the pipeline's senders before it
+// starts. stop shuts it down (gracefully), closes the senders (QUIT on
+// idle SMTP connections), and may be called more than once.
 func (a *app) inProcessWorker(ctx context.Context, config func() *campaigns.Config, tmpl func() *templates.Set, db *store.DB,
-	opt asynq.RedisConnOpt, concurrency int) (*asynq.Client, func() error, error) {
+	opt asynq.RedisConnOpt, concurrency int, observe func(*delivery.Pipeline)) (*asynq.Client, func() error, error) {
 	client := asynq.NewClient(opt)
 	rdb, _ := opt.MakeRedisClient().(redis.UniversalClient)
 	p, err := a.pipeline(config, tmpl, db, client, rdb)
@@ -357,6 +361,10 @@ func (a *app) inProcessWorker(ctx context.Context, config func() *campaigns.Conf
 		client.Close()
 		rdb.Close()
 		return nil, nil, err
+	}
+	senders := maps.Clone(p.Senders) // as made, before observe wraps them
+	if observe != nil {
+		observe(p)
 	}
 	workerCtx, cancel := context.WithCancel(ctx)
 	served := make(chan error, 1)
@@ -368,6 +376,13 @@ func (a *app) inProcessWorker(ctx context.Context, config func() *campaigns.Conf
 		once.Do(func() {
 			cancel()
 			serveErr = <-served
+			closed := map[channels.Sender]bool{} // the outbox serves both channels
+			for _, s := range senders {
+				if c, ok := s.(io.Closer); ok && !closed[s] {
+					closed[s] = true
+					_ = c.Close()
+				}
+			}
 			client.Close()
 			rdb.Close()
 		})
