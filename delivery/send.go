@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,8 +123,8 @@ func (p *Pipeline) claimAll(ctx context.Context, b *batch, bp *batchPlan, jobs c
 			return nil
 		}
 		cs := store.ClaimSet{Campaign: b.c.Name, Occurrence: b.occurrence, Run: b.run}
-		if i == 0 {
-			cs.New, cs.Resolve = bp.Skips, bp.Resolve
+		if i == 0 { // the skips and resolutions go with the first claim
+			cs.New, cs.Resolve = slices.Clip(bp.Skips), bp.Resolve
 		}
 		now := p.now()
 		pending := map[store.DeliveryKey]job{}
