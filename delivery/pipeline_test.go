@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -339,5 +340,34 @@ func TestBirthdayOneGiftAYear(t *testing.T) {
 		if occ != "2027" || len(coupon) != len("BDAY-XXXX-XXXX-XXXX") {
 			t.Errorf("row occurrence %q coupon %q", occ, coupon)
 		}
+	}
+}
+
+// A batch task enqueued before batch tasks named their batch by its first
+// id carries the customer ids itself; a worker after the upgrade still
+// delivers it.
+func TestBatchTaskWithItsIDs(t *testing.T) {
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	want := map[int64]string{}
+	var ids []int64
+	for _, c := range addCustomers(t, b.db, 40) {
+		if ch := expectFirst(t, b.db, c); ch == "sms" || ch == "email" {
+			want[c.ID] = ch
+			ids = append(ids, c.ID)
+		}
+	}
+	payload, _ := json.Marshal(map[string]any{"campaign": "greeting", "occurrence": "2027-02-06", "customer_ids": ids})
+	if err := b.pipeline.HandleBatch(ctx, asynq.NewTask(delivery.TypeBatch, payload)); err != nil {
+		t.Fatal(err)
+	}
+	for id, ch := range want {
+		d, err := b.db.GetDelivery(ctx, store.DeliveryKey{Campaign: "greeting", Occurrence: "2027-02-06", CustomerID: id, Channel: ch})
+		if err != nil || d.Status != store.StatusSent {
+			t.Errorf("customer %d on %s: %s %v", id, ch, d.Status, err)
+		}
+	}
+	if len(want) == 0 || int(b.sender.total.Load()) != len(want) {
+		t.Errorf("%d sent, %d eligible", b.sender.total.Load(), len(want))
 	}
 }
