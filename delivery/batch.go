@@ -47,16 +47,19 @@ func (p *Pipeline) HandleBatch(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if n := swept(bp.Resolve); n > 0 {
-		p.Log.Warn("marked deliveries unknown: a worker stopped between claiming and settling them", "campaign", b.c.Name, "run", b.run,
-			"first_id", b.firstID, "count", n)
-	}
 	if res.halt != nil {
 		return res.halt
 	}
 	if res.deferred > 0 {
 		bp.Held += res.deferred
 		bp.wake(res.retryAt)
+	}
+	if res.taken > 0 {
+		// Another execution of this batch wrote rows after this one
+		// planned (its lease had expired, say): it may still be sending
+		// them. The batch runs again and plans with them.
+		bp.Held += res.taken
+		bp.wake(p.now().Add(time.Second))
 	}
 	if bp.Waiting > 0 || bp.Held > 0 {
 		wait := bp.WakeAt.Sub(p.now())

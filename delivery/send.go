@@ -24,6 +24,9 @@ type sendResult struct {
 	// a retry, the soonest at retryAt.
 	deferred int
 	retryAt  time.Time
+	// taken counts rows another execution of the batch wrote between this
+	// one's plan and its claims (see store.ClaimResult).
+	taken int
 }
 
 // job is a claimed row on its way to the provider.
@@ -41,11 +44,6 @@ type job struct {
 // sends in flight and the outcomes not yet flushed "sending" (see
 // UnsettledBound).
 func (p *Pipeline) send(ctx context.Context, b *batch, bp *batchPlan) (sendResult, error) {
-	// Once a row is claimed, its outcome is recorded even if the worker is
-	// shutting down: a cancelled context must not leave a sent message
-	// looking unsent, or an unsent one looking "sending".
-	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
 	set, mine := p.settler(), &tally{}
 	var res sendResult
 	var mu sync.Mutex // guards res
@@ -68,7 +66,7 @@ func (p *Pipeline) send(ctx context.Context, b *batch, bp *batchPlan) (sendResul
 					set.add(mine, store.Outcome{DeliveryKey: j.key(b)}) // released: not sent
 					continue
 				}
-				o, stop := p.deliver(ctx, settleCtx, b, j, tmpl)
+				o, stop := p.deliver(ctx, b, j, tmpl)
 				set.add(mine, o)
 				mu.Lock()
 				if o.Status == store.StatusDeferred {
@@ -85,7 +83,8 @@ func (p *Pipeline) send(ctx context.Context, b *batch, bp *batchPlan) (sendResul
 		})
 	}
 
-	err := p.claimAll(ctx, b, bp, jobs, halted, halt)
+	taken, err := p.claimAll(ctx, b, bp, jobs, halted, halt)
+	res.taken = taken
 	close(jobs)
 	wg.Wait()
 	if ferr := set.wait(mine); err == nil {
@@ -106,21 +105,21 @@ func (j job) key(b *batch) store.DeliveryKey {
 
 // claimAll claims the plan's sends chunk by chunk and hands each claim to
 // the senders on jobs, until the plan is done or the batch is halted.
-func (p *Pipeline) claimAll(ctx context.Context, b *batch, bp *batchPlan, jobs chan<- job, halted func() bool, halt func(error)) error {
+func (p *Pipeline) claimAll(ctx context.Context, b *batch, bp *batchPlan, jobs chan<- job, halted func() bool, halt func(error)) (taken int, err error) {
 	chunk := func(i int) []send { return bp.Sends[i:min(i+claimChunk, len(bp.Sends))] }
 	for i := 0; i == 0 || i < len(bp.Sends); i += claimChunk {
 		if err := ctx.Err(); err != nil {
 			halt(err) // shutting down: nothing more is claimed; the rest is retried
-			return nil
+			return taken, nil
 		}
 		// Asynq counts a timed-out attempt as failed whatever it did; stop
 		// claiming well before the deadline and hand the rest to a retry.
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 2*time.Minute {
 			halt(&retryLater{Wait: time.Second, Err: channels.Retryable(channels.ReasonInternal, time.Second, errors.New("batch time is up"))})
-			return nil
+			return taken, nil
 		}
 		if halted() {
-			return nil
+			return taken, nil
 		}
 		cs := store.ClaimSet{Campaign: b.c.Name, Occurrence: b.occurrence, Run: b.run}
 		if i == 0 { // the skips and resolutions go with the first claim
@@ -130,10 +129,9 @@ func (p *Pipeline) claimAll(ctx context.Context, b *batch, bp *batchPlan, jobs c
 		pending := map[store.DeliveryKey]job{}
 		for _, s := range chunk(i) {
 			j := job{send: s, data: p.TemplateData(b.c, b.occurrence, s.Customer, s.Channel, now)}
-			key := store.DeliveryKey{CustomerID: s.CustomerID, Channel: s.Channel}
-			pending[key] = j
+			pending[j.key(b)] = j
 			if s.Retry {
-				cs.Retry = append(cs.Retry, store.DeliveryKey{Campaign: b.c.Name, Occurrence: b.occurrence, CustomerID: s.CustomerID, Channel: s.Channel})
+				cs.Retry = append(cs.Retry, store.NewRow{CustomerID: s.CustomerID, Channel: s.Channel, Address: s.Address})
 				continue
 			}
 			coupon := ""
@@ -143,26 +141,43 @@ func (p *Pipeline) claimAll(ctx context.Context, b *batch, bp *batchPlan, jobs c
 			cs.New = append(cs.New, store.NewRow{CustomerID: s.CustomerID, Channel: s.Channel, Status: store.StatusSending, Address: s.Address, Coupon: coupon})
 		}
 		if len(cs.New) == 0 && len(cs.Retry) == 0 && len(cs.Resolve) == 0 {
-			return nil
+			return taken, nil
 		}
-		claimed, err := p.Store.Claim(ctx, cs)
+		res, err := p.Store.Claim(ctx, cs)
 		if err != nil {
-			return err
+			return taken, err
 		}
-		for _, cl := range claimed {
-			j := pending[store.DeliveryKey{CustomerID: cl.CustomerID, Channel: cl.Channel}]
+		if n := swept(cs.Resolve); n > 0 {
+			p.Log.Warn("marked deliveries unknown: a worker stopped between claiming and settling them", "campaign", b.c.Name, "run", b.run,
+				"first_id", b.firstID, "count", n)
+		}
+		taken += res.Taken
+		for _, cl := range res.Claimed {
+			j := pending[store.DeliveryKey{Campaign: b.c.Name, Occurrence: b.occurrence, CustomerID: cl.CustomerID, Channel: cl.Channel}]
 			j.attempts = cl.Attempts
 			jobs <- j
 		}
 	}
-	return nil
+	return taken, nil
 }
 
 // deliver renders and sends one claimed row and returns its outcome, and
 // an error that stops the batch when the failure is not this recipient's
 // alone (a rate limit, refused credentials, a paused run).
-func (p *Pipeline) deliver(ctx, settleCtx context.Context, b *batch, j job, tmpl *templates.Set) (store.Outcome, error) {
+func (p *Pipeline) deliver(ctx context.Context, b *batch, j job, tmpl *templates.Set) (store.Outcome, error) {
 	c := b.c
+	if !j.NotAfter.IsZero() && !p.now().Before(j.NotAfter) {
+		// The recipient's window closed since the batch planned: released,
+		// and the batch stops; its next run defers them and whoever else
+		// is outside their window now.
+		return store.Outcome{DeliveryKey: j.key(b)}, &retryLater{Wait: time.Second,
+			Err: channels.Retryable(channels.ReasonOutsideWindow, time.Second, errors.New("the send window closed"))}
+	}
+	// Once a row is claimed, its outcome is recorded even if the worker is
+	// shutting down: what a failed send still writes (a suppression, a
+	// pause) has a context of its own.
+	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	key := j.key(b)
 	out := store.Outcome{DeliveryKey: key}
 	fail := func(reason string) (store.Outcome, error) {
@@ -240,8 +255,14 @@ func (p *Pipeline) failure(ctx context.Context, out store.Outcome, j job, ce *ch
 		// afterFailure), and this recipient waits with the others.
 		return out, &retryLater{Wait: pausedWait, Err: ce}
 	case ce.Reason == channels.ReasonRateLimited:
-		// A rate limit is a wait, never a reason to give up.
-		return out, &retryLater{Wait: ce.RetryAfter, Err: ce}
+		// A rate limit is a wait, never a reason to give up. Without a
+		// Retry-After the wait is a guess: a few seconds, not Asynq's next
+		// look at its retries a second later, again and again.
+		wait := ce.RetryAfter
+		if wait <= 0 {
+			wait = jittered(0)
+		}
+		return out, &retryLater{Wait: wait, Err: ce}
 	case ce.Reason == channels.ReasonUnsubscribed:
 		if err := p.Store.Suppress(ctx, j.Channel, j.Address, store.ReasonProviderOptOut); err != nil {
 			return out, err // released: the next attempt skips them

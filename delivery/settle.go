@@ -116,9 +116,10 @@ func (s *settler) wait(t *tally) error {
 	return t.err
 }
 
-// write settles a group, trying again briefly when the database fails: a
-// row left sending is reported unknown, never sent again, so an outcome
-// lost here costs that recipient a message they may well have received.
+// write settles a group, trying again for about 8 s when the database
+// fails (a failover, a restart): a row left sending is reported unknown,
+// never sent again, so an outcome lost here costs that recipient a message
+// they may well have received, or one they never got.
 // Once a row is claimed its outcome is recorded even if the worker is
 // shutting down, so the writes have a context of their own.
 func (s *settler) write(group []pending) {
@@ -127,9 +128,9 @@ func (s *settler) write(group []pending) {
 		outs[i] = p.Outcome
 	}
 	var err error
-	for try, wait := 0, 100*time.Millisecond; try < 3; try, wait = try+1, wait*4 {
+	for try := range 5 {
 		if try > 0 {
-			time.Sleep(wait)
+			time.Sleep(100 * time.Millisecond << (2 * (try - 1))) // 0.1, 0.4, 1.6, 6.4 s
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var n int64

@@ -496,6 +496,57 @@ func TestRateLimitWaitEndsAtWindowClose(t *testing.T) {
 	}
 }
 
+// slow sends a message, then takes its time: the provider's answer comes
+// later than the message went out.
+type slow struct {
+	channels.Sender
+	d time.Duration
+}
+
+func (s slow) Send(ctx context.Context, m channels.Message) (string, error) {
+	id, err := s.Sender.Send(ctx, m)
+	time.Sleep(s.d)
+	return id, err
+}
+
+// Without a rate limit, a batch whose recipients' window closes while it
+// sends (a slow provider, 21:00 on the way) sends nobody after the close:
+// each send checks the window's end, and those left wait for the morning.
+func TestWindowClosesDuringABatch(t *testing.T) {
+	b := setup(t, store.SQLite)
+	shanghai := mustZone(t, "Asia/Shanghai")
+	clk := &flowing{}
+	clk.Set(time.Date(2027, 3, 1, 20, 59, 59, 600e6, shanghai))
+	rec := simulateWith(b, clk)
+	b.pipeline.Senders = map[string]channels.Sender{channels.SMS: slow{rec, 150 * time.Millisecond}}
+	names := make([]string, 40)
+	for i := range names {
+		names[i] = fmt.Sprintf("w%02d", i)
+	}
+	announceAt(t, b, campaigns.DeliveryFirst, []string{channels.SMS}, names...)
+	runDay(t, b, clk, map[string]bool{}, "announce", "once", clk.Now())
+
+	var evening, morning int
+	for id, times := range rec.sent {
+		if len(times) != 1 {
+			t.Errorf("customer %d: %d messages, want 1", id, len(times))
+		}
+		for _, at := range times {
+			switch local := at.In(shanghai); {
+			case local.Day() == 1 && local.Hour() == 20:
+				evening++
+			case local.Day() == 2 && local.Hour() == 9:
+				morning++
+			default:
+				t.Errorf("customer %d: sent at %s, outside 09:00-21:00", id, local.Format("01-02 15:04:05.000"))
+			}
+		}
+	}
+	if evening == 0 || morning == 0 || evening+morning != len(names) {
+		t.Errorf("%d sent before 21:00 and %d the next morning, want some of each and %d in all", evening, morning, len(names))
+	}
+}
+
 // A batch that runs when its recipients' window has closed (a backlog, a
 // worker down for the evening) shows them in the run's counts as waiting for
 // the window, and the reconciler leaves the batch alone until it opens.

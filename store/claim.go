@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -63,20 +64,6 @@ func (s *DB) LedgerRows(ctx context.Context, campaign, occurrence string, ids []
 	return out, nil
 }
 
-// Existing returns the rows an occurrence already has for some customers:
-// customer id → channel → the run that wrote it.
-func (s *DB) Existing(ctx context.Context, campaign, occurrence string, ids []int64) (map[int64]map[string]string, error) {
-	rows, err := s.LedgerRows(ctx, campaign, occurrence, ids)
-	out := make(map[int64]map[string]string, len(rows))
-	for id, chs := range rows {
-		out[id] = make(map[string]string, len(chs))
-		for ch, r := range chs {
-			out[id][ch] = r.Run
-		}
-	}
-	return out, err
-}
-
 // NewRow is a ledger row a batch writes: a claim (StatusSending), or a
 // recipient skipped before anything is sent.
 type NewRow struct {
@@ -103,9 +90,10 @@ type Resolution struct {
 type ClaimSet struct {
 	Campaign, Occurrence, Run string
 	New                       []NewRow
-	// Retry names rows deferred for a retry that are due: they are claimed
-	// again, their attempts counted up.
-	Retry []DeliveryKey
+	// Retry names rows deferred for a retry that are due, with the address
+	// they go to now (Status is not used): they are claimed again, their
+	// attempts counted up.
+	Retry []NewRow
 	// Resolve settles rows left unfinished by an earlier attempt.
 	Resolve []Resolution
 }
@@ -117,51 +105,67 @@ type Claimed struct {
 	Attempts   int // this one included
 }
 
+// ClaimResult is what a claim did.
+type ClaimResult struct {
+	Claimed []Claimed
+	// Taken counts the rows of New and Retry that someone else had written
+	// or claimed between the caller's plan and this claim: another
+	// execution of the same batch. The caller did not plan for them.
+	Taken int
+}
+
 // Claim writes a ClaimSet in one transaction and returns the rows it
 // claimed. A row that exists already is left as it is and not returned:
 // whoever wrote it handled that recipient, which is what makes each send
-// happen at most once. New rows are written only while their customer
-// exists; for one erased since the batch loaded it, a skipped row with
-// ReasonCustomerDeleted and no address is written instead, so an erased
-// customer gets no message and leaves no address in the ledger.
-func (s *DB) Claim(ctx context.Context, cs ClaimSet) ([]Claimed, error) {
+// happen at most once. Rows are claimed only while their customer exists;
+// for one erased since the batch loaded it, the row is skipped with
+// ReasonCustomerDeleted and no address instead, so an erased customer gets
+// no message and leaves no address in the ledger.
+func (s *DB) Claim(ctx context.Context, cs ClaimSet) (ClaimResult, error) {
+	var res ClaimResult
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
+		return res, fmt.Errorf("claim: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.now()
-	var claimed []Claimed
 	for _, r := range cs.Resolve {
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = ?, reason = ?, settled_at = ?, updated_at = ?
-			WHERE campaign = ? AND occurrence = ? AND customer_id = ? AND channel = ? AND status = ?`),
+		address := "address"
+		if r.Reason == ReasonCustomerDeleted {
+			address = "NULL"
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = ?, reason = ?, address = `+address+`, settled_at = ?, updated_at = ?
+			WHERE customer_id = ? AND campaign = ? AND occurrence = ? AND channel = ? AND status = ?`),
 			string(r.Status), nullString(r.Reason), s.timeArg(now), s.timeArg(now),
-			cs.Campaign, cs.Occurrence, r.CustomerID, r.Channel, string(r.From)); err != nil {
-			return nil, fmt.Errorf("claim: resolve: %w", err)
+			r.CustomerID, cs.Campaign, cs.Occurrence, r.Channel, string(r.From)); err != nil {
+			return res, fmt.Errorf("claim: resolve: %w", err)
 		}
 	}
-	if len(cs.Retry) > 0 {
-		got, err := s.reclaim(ctx, tx, cs, now)
-		if err != nil {
-			return nil, err
+	for _, step := range []struct {
+		rows []NewRow
+		do   func(context.Context, *sql.Tx, ClaimSet, time.Time) ([]Claimed, int, error)
+	}{{cs.Retry, s.reclaim}, {cs.New, s.insertRows}} {
+		if len(step.rows) == 0 {
+			continue
 		}
-		claimed = append(claimed, got...)
-	}
-	if len(cs.New) > 0 {
-		got, err := s.insertRows(ctx, tx, cs, now)
+		got, gone, err := step.do(ctx, tx, cs, now)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
-		claimed = append(claimed, got...)
+		res.Claimed = append(res.Claimed, got...)
+		res.Taken += len(step.rows) - len(got) - gone
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
+		return res, fmt.Errorf("claim: %w", err)
 	}
-	return claimed, nil
+	return res, nil
 }
 
-// insertRows inserts cs.New and returns the claims among them.
-func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time) ([]Claimed, error) {
+// insertRows inserts cs.New and returns the claims among them, and how
+// many rows it wrote skipped, with no address, because the customer is
+// gone. A row it wrote skipped counts as a claim of the caller's: it is in
+// the returned claims' place, for Taken.
+func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time) ([]Claimed, int, error) {
 	var values strings.Builder
 	args := make([]any, 0, 6*len(cs.New)+8)
 	for i, r := range cs.New {
@@ -173,8 +177,8 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.T
 	}
 	with := `WITH v (customer_id, channel, status, reason, address, coupon) AS (VALUES ` + values.String() + `) `
 	ts := s.timeArg(now)
-	// claimed_at is a claim's, settled_at a skipped row's. Rows get their
-	// ledger ids in customer order, which the dashboard pages by.
+	// claimed_at is a claim's, settled_at a skipped row's. A chunk's rows
+	// get their ledger ids in customer order.
 	rows, err := tx.QueryContext(ctx, s.rebind(with+`INSERT INTO deliveries
 		(campaign, occurrence, customer_id, channel, run, status, reason, address, coupon, attempts, claimed_at, settled_at, created_at, updated_at)
 		SELECT ?, ?, v.customer_id, v.channel, ?, v.status, v.reason, v.address, v.coupon,
@@ -186,80 +190,100 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.T
 		RETURNING customer_id, channel, status`),
 		append(args, cs.Campaign, cs.Occurrence, nullString(cs.Run), ts, ts, ts, ts)...)
 	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
+		return nil, 0, fmt.Errorf("claim: %w", err)
 	}
 	var claimed []Claimed
-	inserted := 0
+	inserted, skipped, gone := 0, 0, 0
 	for rows.Next() {
 		var c Claimed
 		var st Status
 		if err := rows.Scan(&c.CustomerID, &c.Channel, &st); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("claim: %w", err)
+			return nil, 0, fmt.Errorf("claim: %w", err)
 		}
 		inserted++
 		if st == StatusSending {
 			c.Attempts = 1
 			claimed = append(claimed, c)
+		} else {
+			skipped++
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
+		return nil, 0, fmt.Errorf("claim: %w", err)
 	}
 	if inserted < len(cs.New) {
 		// Rows that existed already, or whose customer is gone: the
 		// latter get their skipped row.
-		if _, err := tx.ExecContext(ctx, s.rebind(with+`INSERT INTO deliveries
+		res, err := tx.ExecContext(ctx, s.rebind(with+`INSERT INTO deliveries
 			(campaign, occurrence, customer_id, channel, run, status, reason, settled_at, created_at, updated_at)
 			SELECT ?, ?, v.customer_id, v.channel, ?, 'skipped', ?, `+s.castTime()+`, `+s.castTime()+`, `+s.castTime()+`
 			FROM v WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = v.customer_id)
 			ON CONFLICT (campaign, occurrence, customer_id, channel) DO NOTHING`),
-			append(args[:6*len(cs.New)], cs.Campaign, cs.Occurrence, nullString(cs.Run), ReasonCustomerDeleted, ts, ts, ts)...); err != nil {
-			return nil, fmt.Errorf("claim: erased customers: %w", err)
+			append(slices.Clip(args[:6*len(cs.New)]), cs.Campaign, cs.Occurrence, nullString(cs.Run), ReasonCustomerDeleted, ts, ts, ts)...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("claim: erased customers: %w", err)
 		}
+		n, _ := res.RowsAffected()
+		gone = int(n)
 	}
-	return claimed, nil
+	return claimed, skipped + gone, nil
 }
 
-// reclaim claims again the rows of cs.Retry that are still deferred.
-func (s *DB) reclaim(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time) ([]Claimed, error) {
+// reclaim claims again the rows of cs.Retry that are still deferred, for
+// the address they go to now, and skips those whose customer is gone (with
+// no address); it returns the claims and how many it skipped.
+func (s *DB) reclaim(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time) ([]Claimed, int, error) {
 	var values strings.Builder
-	args := []any{s.timeArg(now), s.timeArg(now), cs.Campaign, cs.Occurrence}
-	for i, k := range cs.Retry {
+	var args []any
+	for i, r := range cs.Retry {
 		if i > 0 {
 			values.WriteString(", ")
 		}
-		values.WriteString("(CAST(? AS BIGINT), ?)")
-		args = append(args, k.CustomerID, k.Channel)
+		values.WriteString("(CAST(? AS BIGINT), ?, ?)")
+		args = append(args, r.CustomerID, r.Channel, nullString(r.Address))
 	}
-	rows, err := tx.QueryContext(ctx, s.rebind(`UPDATE deliveries SET status = 'sending', attempts = attempts + 1, claimed_at = ?, updated_at = ?,
-			not_before = NULL, settled_at = NULL
-		WHERE campaign = ? AND occurrence = ? AND status = 'deferred' AND (customer_id, channel) IN (VALUES `+values.String()+`)
-		RETURNING customer_id, channel, attempts`), args...)
+	with := `WITH v (customer_id, channel, address) AS (VALUES ` + values.String() + `) `
+	match := ` FROM v WHERE deliveries.customer_id = v.customer_id AND deliveries.campaign = ? AND deliveries.occurrence = ?
+		AND deliveries.channel = v.channel AND deliveries.status = 'deferred'
+		AND `
+	ts := s.timeArg(now)
+	res, err := tx.ExecContext(ctx, s.rebind(with+`UPDATE deliveries SET status = 'skipped', reason = ?, address = NULL,
+			not_before = NULL, settled_at = ?, updated_at = ?`+match+`NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = deliveries.customer_id)`),
+		append(slices.Clip(args), ReasonCustomerDeleted, ts, ts, cs.Campaign, cs.Occurrence)...)
 	if err != nil {
-		return nil, fmt.Errorf("claim retries: %w", err)
+		return nil, 0, fmt.Errorf("claim retries: erased customers: %w", err)
+	}
+	gone, _ := res.RowsAffected()
+	rows, err := tx.QueryContext(ctx, s.rebind(with+`UPDATE deliveries SET status = 'sending', attempts = deliveries.attempts + 1, address = v.address,
+			claimed_at = ?, updated_at = ?, not_before = NULL, settled_at = NULL`+match+`EXISTS (SELECT 1 FROM customers c WHERE c.id = deliveries.customer_id)
+		RETURNING deliveries.customer_id, deliveries.channel, deliveries.attempts`),
+		append(args, ts, ts, cs.Campaign, cs.Occurrence)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("claim retries: %w", err)
 	}
 	defer rows.Close()
 	var claimed []Claimed
 	for rows.Next() {
 		var c Claimed
 		if err := rows.Scan(&c.CustomerID, &c.Channel, &c.Attempts); err != nil {
-			return nil, fmt.Errorf("claim retries: %w", err)
+			return nil, 0, fmt.Errorf("claim retries: %w", err)
 		}
 		claimed = append(claimed, c)
 	}
-	return claimed, rows.Err()
+	return claimed, int(gone), rows.Err()
 }
 
 // Outcome is what became of a claimed row.
 type Outcome struct {
 	DeliveryKey
 	// Status is the row's outcome; StatusDeferred waits for a retry at
-	// NotBefore. The zero Status releases the claim: the row is deleted,
-	// because the send certainly did not happen (a rate limit, a window
-	// that closed, credentials refused), and a later attempt claims it
-	// afresh.
+	// NotBefore. The zero Status releases the claim, because the send
+	// certainly did not happen (a rate limit, a window that closed,
+	// credentials refused, a shutdown): a first claim is deleted, and a
+	// later attempt claims it afresh; a retry waits again, its attempts as
+	// they were.
 	Status     Status
 	Reason     string
 	ProviderID string
@@ -277,6 +301,10 @@ type Outcome struct {
 // settled_at, updated_at) are in no index of deliveries, so on PostgreSQL
 // the UPDATE can be a HOT update: no index entry is written.
 func (s *DB) Settle(ctx context.Context, outs []Outcome) (int64, error) {
+	// In key order, so that two writers lock rows in the same order and
+	// cannot deadlock.
+	outs = slices.Clone(outs)
+	slices.SortFunc(outs, func(a, b Outcome) int { return a.DeliveryKey.compare(b.DeliveryKey) })
 	var settle, release []Outcome
 	for _, o := range outs {
 		if o.Status == StatusSending {
@@ -329,12 +357,21 @@ func (s *DB) Settle(ctx context.Context, outs []Outcome) (int64, error) {
 			values.WriteString("(?, ?, CAST(? AS BIGINT), ?)")
 			args = append(args, o.Campaign, o.Occurrence, o.CustomerID, o.Channel)
 		}
-		res, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM deliveries
-			WHERE (campaign, occurrence, customer_id, channel) IN (VALUES `+values.String()+`) AND `+unsettled), append(args, ReasonSwept)...)
+		released := `(campaign, occurrence, customer_id, channel) IN (VALUES ` + values.String() + `) AND ` + unsettled
+		// A retry goes back to waiting, its attempts as they were; a first
+		// claim is deleted.
+		now := s.timeArg(s.now())
+		res, err := tx.ExecContext(ctx, s.rebind(`UPDATE deliveries SET status = 'deferred', attempts = attempts - 1, not_before = `+s.castTime()+`,
+			updated_at = `+s.castTime()+` WHERE attempts > 1 AND `+released), append([]any{now, now}, append(slices.Clip(args), ReasonSwept)...)...)
 		if err != nil {
 			return 0, fmt.Errorf("settle: release: %w", err)
 		}
 		m, _ := res.RowsAffected()
+		n += m
+		if res, err = tx.ExecContext(ctx, s.rebind(`DELETE FROM deliveries WHERE attempts <= 1 AND `+released), append(args, ReasonSwept)...); err != nil {
+			return 0, fmt.Errorf("settle: release: %w", err)
+		}
+		m, _ = res.RowsAffected()
 		n += m
 	}
 	if err := tx.Commit(); err != nil {
@@ -374,7 +411,7 @@ func (s *DB) castTime() string {
 func (s *DB) ClaimDelivery(ctx context.Context, k DeliveryKey, run, address, coupon string) (bool, error) {
 	claimed, err := s.Claim(ctx, ClaimSet{Campaign: k.Campaign, Occurrence: k.Occurrence, Run: run,
 		New: []NewRow{{CustomerID: k.CustomerID, Channel: k.Channel, Status: StatusSending, Address: address, Coupon: coupon}}})
-	return len(claimed) == 1, err
+	return len(claimed.Claimed) == 1, err
 }
 
 // SettleDelivery moves one Sending row to its outcome (see Settle). It
@@ -387,12 +424,5 @@ func (s *DB) SettleDelivery(ctx context.Context, k DeliveryKey, status Status, r
 	if err == nil && n != 1 {
 		err = fmt.Errorf("settle delivery %v: no row in status sending", k)
 	}
-	return err
-}
-
-// ReleaseDelivery deletes a claim whose send certainly did not happen (see
-// Outcome), so a retry can claim it again.
-func (s *DB) ReleaseDelivery(ctx context.Context, k DeliveryKey) error {
-	_, err := s.Settle(ctx, []Outcome{{DeliveryKey: k}})
 	return err
 }

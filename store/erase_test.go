@@ -152,7 +152,7 @@ func TestEraseCustomer(t *testing.T) {
 		if again.ID == wang.ID {
 			t.Errorf("the re-imported customer got the erased id %d", wang.ID)
 		}
-		if had, _ := db.Existing(ctx, "notice", "once", []int64{again.ID}); len(had) != 0 {
+		if had, _ := db.LedgerRows(ctx, "notice", "once", []int64{again.ID}); len(had) != 0 {
 			t.Errorf("the re-imported customer inherited ledger rows: %v", had)
 		}
 		if s, _ := db.SuppressedAmong(ctx, "sms", []string{again.Phone}); s[phone] != "replied STOP" {
@@ -212,7 +212,7 @@ func TestErasedIDsAreNotGivenAgain(t *testing.T) {
 			}
 		}
 		ids := []int64{got[1].ID, got[2].ID}
-		if had, _ := db.Existing(ctx, "notice", "once", ids); len(had) != 0 {
+		if had, _ := db.LedgerRows(ctx, "notice", "once", ids); len(had) != 0 {
 			t.Errorf("new customers inherited ledger rows: %v", had)
 		}
 		// Once a new customer is above the floor, SQLite numbers them again.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -37,6 +38,13 @@ type DeliveryKey struct {
 // callback's delivery parameter).
 func (k DeliveryKey) ID() string {
 	return fmt.Sprintf("%s.%s.%d.%s", k.Campaign, k.Occurrence, k.CustomerID, k.Channel)
+}
+
+// compare orders keys as the ledger's unique index does on PostgreSQL:
+// customer, campaign, occurrence, channel.
+func (k DeliveryKey) compare(o DeliveryKey) int {
+	return cmp.Or(cmp.Compare(k.CustomerID, o.CustomerID), strings.Compare(k.Campaign, o.Campaign),
+		strings.Compare(k.Occurrence, o.Occurrence), strings.Compare(k.Channel, o.Channel))
 }
 
 // ParseDeliveryID reads a key written by ID. Campaign names have no dots;

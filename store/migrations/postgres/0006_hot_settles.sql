@@ -2,7 +2,8 @@
 -- updated_at. When none of them is in an index, PostgreSQL can make the
 -- UPDATE a HOT (heap-only tuple) update: the new version goes on the same
 -- page and no index entry is written. So the ledger keeps only the indexes
--- the hot path and the pages need, on columns a settle leaves alone:
+-- the hot path and the pages need, on columns a settle leaves alone, and
+-- drops these:
 --   - the sweeper's (status, claimed_at): a batch's next attempt resolves
 --     the claims an earlier one left behind (see delivery's plan);
 --   - (campaign, run, status): deliveries_run_page's (campaign, run, id)
