@@ -471,14 +471,26 @@ func TestRateLimitWaitEndsAtWindowClose(t *testing.T) {
 	announceAt(t, b, campaigns.DeliveryFirst, []string{channels.SMS}, "l0", "l1", "l2", "l3", "l4")
 	runDay(t, b, clk, map[string]bool{}, "announce", "once", clk.Now())
 
-	var evening, morning int
+	evening, morning := eveningAndMorning(t, rec, shanghai)
+	if evening != 2 || morning != 3 {
+		t.Errorf("%d sent before 21:00 and %d the next morning, want 2 and 3", evening, morning)
+	}
+	if sum, err := b.db.RunSummaryOf(ctx, "announce", "once"); err != nil || sum.Status != store.RunDone || sum.Total(store.StatusSent) != 5 {
+		t.Errorf("run: %+v %v, want done with 5 sent", sum, err)
+	}
+}
+
+// eveningAndMorning counts the messages sent on 1 March in the hour
+// before 21:00 and on 2 March from 09:00 (Shanghai), and fails the test
+// for a customer sent twice or a message at any other time.
+func eveningAndMorning(t *testing.T, rec *timed, loc *time.Location) (evening, morning int) {
+	t.Helper()
 	for id, times := range rec.sent {
 		if len(times) != 1 {
 			t.Errorf("customer %d: %d messages, want 1", id, len(times))
 		}
 		for _, at := range times {
-			local := at.In(shanghai)
-			switch {
+			switch local := at.In(loc); {
 			case local.Day() == 1 && local.Hour() == 20:
 				evening++
 			case local.Day() == 2 && local.Hour() == 9:
@@ -488,12 +500,7 @@ func TestRateLimitWaitEndsAtWindowClose(t *testing.T) {
 			}
 		}
 	}
-	if evening != 2 || morning != 3 {
-		t.Errorf("%d sent before 21:00 and %d the next morning, want 2 and 3", evening, morning)
-	}
-	if sum, err := b.db.RunSummaryOf(ctx, "announce", "once"); err != nil || sum.Status != store.RunDone || sum.Total(store.StatusSent) != 5 {
-		t.Errorf("run: %+v %v, want done with 5 sent", sum, err)
-	}
+	return evening, morning
 }
 
 // slow sends a message, then takes its time: the provider's answer comes
@@ -526,22 +533,7 @@ func TestWindowClosesDuringABatch(t *testing.T) {
 	announceAt(t, b, campaigns.DeliveryFirst, []string{channels.SMS}, names...)
 	runDay(t, b, clk, map[string]bool{}, "announce", "once", clk.Now())
 
-	var evening, morning int
-	for id, times := range rec.sent {
-		if len(times) != 1 {
-			t.Errorf("customer %d: %d messages, want 1", id, len(times))
-		}
-		for _, at := range times {
-			switch local := at.In(shanghai); {
-			case local.Day() == 1 && local.Hour() == 20:
-				evening++
-			case local.Day() == 2 && local.Hour() == 9:
-				morning++
-			default:
-				t.Errorf("customer %d: sent at %s, outside 09:00-21:00", id, local.Format("01-02 15:04:05.000"))
-			}
-		}
-	}
+	evening, morning := eveningAndMorning(t, rec, shanghai)
 	if evening == 0 || morning == 0 || evening+morning != len(names) {
 		t.Errorf("%d sent before 21:00 and %d the next morning, want some of each and %d in all", evening, morning, len(names))
 	}
