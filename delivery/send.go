@@ -173,11 +173,6 @@ func (p *Pipeline) deliver(ctx context.Context, b *batch, j job, tmpl *templates
 		return store.Outcome{DeliveryKey: j.key(b)}, &retryLater{Wait: time.Second,
 			Err: channels.Retryable(channels.ReasonOutsideWindow, time.Second, errors.New("the send window closed"))}
 	}
-	// Once a row is claimed, its outcome is recorded even if the worker is
-	// shutting down: what a failed send still writes (a suppression, a
-	// pause) has a context of its own.
-	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
 	key := j.key(b)
 	out := store.Outcome{DeliveryKey: key}
 	fail := func(reason string) (store.Outcome, error) {
@@ -225,6 +220,11 @@ func (p *Pipeline) deliver(ctx context.Context, b *batch, j job, tmpl *templates
 		// batch's next attempt; no attempt of the recipient's is counted.
 		return out, ctx.Err()
 	}
+	// Once a row is claimed, its outcome is recorded even if the worker is
+	// shutting down: what a failed send still writes (a suppression, a
+	// pause) has a context of its own.
+	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	paused, pauseErr := p.afterFailure(settleCtx, c, b.run, ce)
 	out, stop := p.failure(settleCtx, out, j, ce)
 	switch {
