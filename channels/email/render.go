@@ -136,7 +136,7 @@ func refoldDKIM(data []byte) []byte {
 			break
 		}
 	}
-	field := strings.NewReplacer("\r\n ", "", "\r\n\t", "").Replace(string(data[:end-2]))
+	field := unfold.Replace(string(data[:end-2]))
 	field = strings.ReplaceAll(field, "; ", ";\r\n ")
 	return append([]byte(field+"\r\n"), data[end:]...)
 }
@@ -202,12 +202,19 @@ func messageIDLocal(id string) string {
 
 const maxUnsubscribeURL = 900
 
+// Replacers are built on first use, a few kilobytes each: once per
+// process, not per message.
+var (
+	unfold     = strings.NewReplacer("\r\n ", "", "\r\n\t", "")
+	lineBreaks = strings.NewReplacer("\r", "", "\n", "")
+)
+
 // oneClickURL checks an unsubscribe URL and percent-encodes what could
 // break out of its angle brackets or the header: line breaks are dropped;
 // spaces, controls, non-ASCII bytes, quotes, angle brackets, commas and a
 // stray "%" are escaped.
 func oneClickURL(raw string) (string, error) {
-	in := strings.NewReplacer("\r", "", "\n", "").Replace(raw)
+	in := lineBreaks.Replace(raw)
 	var b strings.Builder
 	for i := 0; i < len(in); i++ {
 		c := in[i]
