@@ -161,10 +161,10 @@ func (s *DB) Claim(ctx context.Context, cs ClaimSet) (ClaimResult, error) {
 	return res, nil
 }
 
-// insertRows inserts cs.New and returns the claims among them, and how
-// many rows it wrote skipped, with no address, because the customer is
-// gone. A row it wrote skipped counts as a claim of the caller's: it is in
-// the returned claims' place, for Taken.
+// insertRows inserts cs.New. It returns the claims among the rows it wrote
+// and how many others it wrote: the skips, and the rows of customers gone
+// since, skipped with no address. What is left of cs.New someone else had
+// written (ClaimResult.Taken).
 func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time) ([]Claimed, int, error) {
 	var values strings.Builder
 	args := make([]any, 0, 6*len(cs.New)+8)
