@@ -166,16 +166,12 @@ func (s *DB) Claim(ctx context.Context, cs ClaimSet) (ClaimResult, error) {
 // since, skipped with no address. What is left of cs.New someone else had
 // written (ClaimResult.Taken).
 func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time) ([]Claimed, int, error) {
-	var values strings.Builder
 	args := make([]any, 0, 6*len(cs.New)+8)
-	for i, r := range cs.New {
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(CAST(? AS BIGINT), ?, ?, ?, ?, ?)")
+	values := valuesList(len(cs.New), "(CAST(? AS BIGINT), ?, ?, ?, ?, ?)")
+	for _, r := range cs.New {
 		args = append(args, r.CustomerID, r.Channel, string(r.Status), nullString(r.Reason), nullString(r.Address), nullString(r.Coupon))
 	}
-	with := `WITH v (customer_id, channel, status, reason, address, coupon) AS (VALUES ` + values.String() + `) `
+	with := `WITH v (customer_id, channel, status, reason, address, coupon) AS (VALUES ` + values + `) `
 	ts := s.timeArg(now)
 	// claimed_at is a claim's, settled_at a skipped row's. A chunk's rows
 	// get their ledger ids in customer order.
@@ -235,16 +231,12 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.T
 // the address they go to now, and skips those whose customer is gone (with
 // no address); it returns the claims and how many it skipped.
 func (s *DB) reclaim(ctx context.Context, tx *sql.Tx, cs ClaimSet, now time.Time) ([]Claimed, int, error) {
-	var values strings.Builder
 	var args []any
-	for i, r := range cs.Retry {
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(CAST(? AS BIGINT), ?, ?)")
+	values := valuesList(len(cs.Retry), "(CAST(? AS BIGINT), ?, ?)")
+	for _, r := range cs.Retry {
 		args = append(args, r.CustomerID, r.Channel, nullString(r.Address))
 	}
-	with := `WITH v (customer_id, channel, address) AS (VALUES ` + values.String() + `) `
+	with := `WITH v (customer_id, channel, address) AS (VALUES ` + values + `) `
 	match := ` FROM v WHERE deliveries.customer_id = v.customer_id AND deliveries.campaign = ? AND deliveries.occurrence = ?
 		AND deliveries.channel = v.channel AND deliveries.status = 'deferred'
 		AND `
@@ -324,18 +316,14 @@ func (s *DB) Settle(ctx context.Context, outs []Outcome) (int64, error) {
 	var n int64
 	unsettled := `(deliveries.status = 'sending' OR (deliveries.status = 'unknown' AND deliveries.reason = ?))`
 	if len(settle) > 0 {
-		var values strings.Builder
 		var args []any
-		for i, o := range settle {
-			if i > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, " + s.castTime() + ")")
+		values := valuesList(len(settle), "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, "+s.castTime()+")")
+		for _, o := range settle {
 			args = append(args, o.Campaign, o.Occurrence, o.CustomerID, o.Channel,
 				string(o.Status), nullString(o.Reason), nullString(o.ProviderID), s.timeArg(o.NotBefore))
 		}
 		now := s.timeArg(s.now())
-		res, err := tx.ExecContext(ctx, s.rebind(`WITH v (campaign, occurrence, customer_id, channel, status, reason, provider_id, not_before) AS (VALUES `+values.String()+`)
+		res, err := tx.ExecContext(ctx, s.rebind(`WITH v (campaign, occurrence, customer_id, channel, status, reason, provider_id, not_before) AS (VALUES `+values+`)
 			UPDATE deliveries SET status = v.status, reason = v.reason, provider_id = v.provider_id, not_before = v.not_before,
 				settled_at = `+s.castTime()+`, updated_at = `+s.castTime()+`
 			FROM v WHERE deliveries.campaign = v.campaign AND deliveries.occurrence = v.occurrence
@@ -348,16 +336,12 @@ func (s *DB) Settle(ctx context.Context, outs []Outcome) (int64, error) {
 		n += m
 	}
 	if len(release) > 0 {
-		var values strings.Builder
 		var args []any
-		for i, o := range release {
-			if i > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(?, ?, CAST(? AS BIGINT), ?)")
+		values := valuesList(len(release), "(?, ?, CAST(? AS BIGINT), ?)")
+		for _, o := range release {
 			args = append(args, o.Campaign, o.Occurrence, o.CustomerID, o.Channel)
 		}
-		released := `(campaign, occurrence, customer_id, channel) IN (VALUES ` + values.String() + `) AND ` + unsettled
+		released := `(campaign, occurrence, customer_id, channel) IN (VALUES ` + values + `) AND ` + unsettled
 		// A retry goes back to waiting, its attempts as they were; a first
 		// claim is deleted.
 		now := s.timeArg(s.now())
@@ -392,6 +376,12 @@ func (s *DB) inList(ids []int64) (string, []any) {
 		args[i] = id
 	}
 	return "IN (" + placeholders(len(ids)) + ")", args
+}
+
+// valuesList is n times item, comma-separated: a VALUES list of n rows
+// (item is a row's parameters in parentheses), or placeholders.
+func valuesList(n int, row string) string {
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // castTime is a timestamp parameter where PostgreSQL cannot infer its type

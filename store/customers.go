@@ -224,9 +224,7 @@ func (s *DB) upsertChunk(ctx context.Context, tx *sql.Tx, cs []customer.Customer
 	return nil
 }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
+func placeholders(n int) string { return valuesList(n, "?") }
 
 // CountCustomers counts every customer.
 func (s *DB) CountCustomers(ctx context.Context) (int64, error) {
