@@ -1,46 +1,11 @@
 package main
 
 // The email of `bench --smtp`: a product mailer as marketers write them,
-// an HTML layout with inline styles, a table of products, an offer and a
-// button, and its plain-text twin. With the headers the email channel adds
+// in the layout Tidings ships (templates.ShippedLayout), a table of
+// products, an offer and a button, and its plain-text twin. With the headers the email channel adds
 // and quoted-printable encoding it is about 7.6 KB on the wire, the size
 // of a typical marketing email without images inline; the bench prints the
 // size the sink received.
-
-const benchLayout = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="x-apple-disable-message-reformatting">
-<title>{{.Brand}}</title>
-</head>
-<body style="margin:0; padding:0; background-color:#f4f1ea;">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background-color:#f4f1ea;">
-<tr>
-<td align="center" style="padding:24px 12px;">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="max-width:600px; background-color:#ffffff; border-radius:8px;">
-<tr>
-<td style="padding:20px 28px; border-bottom:3px solid #3f6b4f; font-family:Georgia, 'Times New Roman', serif; font-size:22px; color:#3f6b4f;">{{.Brand}}</td>
-</tr>
-<tr>
-<td style="padding:28px; font-family:-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; font-size:16px; line-height:1.6; color:#2b2b2b;">
-{{template "content" .}}
-</td>
-</tr>
-<tr>
-<td style="padding:20px 28px; border-top:1px solid #e6e1d6; font-family:-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; font-size:12px; line-height:1.5; color:#7a7468;">
-You are receiving this email as a member of {{.Brand}}.
-<a href="{{.UnsubscribeURL}}" style="color:#7a7468; text-decoration:underline;">Unsubscribe</a>
-</td>
-</tr>
-</table>
-</td>
-</tr>
-</table>
-</body>
-</html>
-`
 
 const benchHTML = `<h1 style="margin:0 0 16px; font-size:24px; font-weight:normal; color:#3f6b4f;">The spring tea collection has arrived</h1>
 <p style="margin:0 0 16px;">{{with .FirstName}}Dear {{.}}, the{{else}}The{{end}} first teas of spring have arrived at {{.Brand}}. Picked before Qingming, when the buds are at their most tender, this year's harvest is sweet, fresh and in short supply.</p>

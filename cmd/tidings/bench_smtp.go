@@ -390,7 +390,7 @@ channels:
 		"configs/tidings.yaml":              settings,
 		"configs/segments/all.yaml":         "name: all\nwhere:\n  id: {gt: 0}\n",
 		"configs/campaigns/bench.yaml":      "name: bench\nkind: product\nat: \"2027-03-01 10:00\"\naudience:\n  segment: all\nchannels: [email]\ntemplate: bench\n",
-		"templates/_layouts/email.html":     benchLayout,
+		"templates/_layouts/email.html":     templates.ShippedLayout,
 		"templates/bench/email.subject.txt": "{{with .FirstName}}{{.}}, the{{else}}The{{end}} spring teas have arrived at {{.Brand}}\n",
 		"templates/bench/email.txt":         benchText,
 		"templates/bench/email.html":        benchHTML,
