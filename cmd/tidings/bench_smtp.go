@@ -325,34 +325,17 @@ func benchTarget(addr string) (host string, port int, sink *benchSink, err error
 // every one with an email address and consent to it, so that each recipient
 // of the email campaign is one message. It returns the first.
 func (a *app) generateReachable(ctx context.Context, db *store.DB, count int, seed int64) (customer.Customer, error) {
-	const chunk = 5000
-	g := customer.NewGenerator(seed, a.now())
-	prog := a.newProgress("generating customers", int64(count))
-	batch := make([]customer.Customer, 0, chunk)
 	var first customer.Customer
-	for i := range count {
-		c := g.Next()
+	err := a.generateIn(ctx, db, count, seed, 5000, func(c *customer.Customer) {
 		if c.Email == "" {
 			c.Email = strings.ToLower(c.ExternalID) + "@example.com"
 		}
 		c.EmailConsent = customer.Consent{Granted: true, At: c.CreatedAt}
-		if i == 0 {
-			first = c
+		if first.ExternalID == "" {
+			first = *c
 		}
-		batch = append(batch, c)
-		if len(batch) == chunk || i == count-1 {
-			if err := ctx.Err(); err != nil {
-				return first, err
-			}
-			if err := db.UpsertCustomers(ctx, batch); err != nil {
-				return first, err
-			}
-			batch = batch[:0]
-			prog.update(int64(i+1), i+1)
-		}
-	}
-	prog.done()
-	return first, nil
+	})
+	return first, err
 }
 
 // firstSend notes when its sender first succeeds.

@@ -184,17 +184,22 @@ so generating again updates them instead of adding more.`,
 }
 
 func (a *app) generate(ctx context.Context, db *store.DB, count int, seed int64) error {
-	return a.generateIn(ctx, db, count, seed, 5000)
+	return a.generateIn(ctx, db, count, seed, 5000, nil)
 }
 
 // generateIn generates count customers, chunk to a transaction: with chunk
-// equal to count, all of them or none.
-func (a *app) generateIn(ctx context.Context, db *store.DB, count int, seed int64, chunk int) error {
+// equal to count, all of them or none. adjust, when set, may change each
+// customer before it is saved.
+func (a *app) generateIn(ctx context.Context, db *store.DB, count int, seed int64, chunk int, adjust func(*customer.Customer)) error {
 	g := customer.NewGenerator(seed, a.now())
 	prog := a.newProgress("generating customers", int64(count))
 	batch := make([]customer.Customer, 0, chunk)
 	for i := 0; i < count; i++ {
-		batch = append(batch, g.Next())
+		c := g.Next()
+		if adjust != nil {
+			adjust(&c)
+		}
+		batch = append(batch, c)
 		if len(batch) == cap(batch) || i == count-1 {
 			if err := ctx.Err(); err != nil {
 				return err

@@ -79,7 +79,7 @@ func (a *app) demo(ctx context.Context, listen string, listenGiven, once bool) e
 		fmt.Fprintf(a.stdout, "creating a demo database of %d customers at %s …\n", demoCustomers, a.databaseURL())
 		// In one transaction: a Ctrl-C meanwhile leaves no half-made
 		// database for the next start to take for the demo's.
-		if err := a.generateIn(ctx, db, demoCustomers, 1, demoCustomers); err != nil {
+		if err := a.generateIn(ctx, db, demoCustomers, 1, demoCustomers, nil); err != nil {
 			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 				fmt.Fprintf(a.stdout, "stopped before the demo database was made\n")
 				return nil
