@@ -32,6 +32,7 @@ type benchOptions struct {
 	smtpAddr    string // an outside SMTP server; "" starts the in-process sink
 	connections int    // SMTP connections, for the ceiling and the pipeline alike
 	json        bool
+	cpuProfile  string // with --smtp, a pprof CPU profile of the pipeline phase
 }
 
 func (a *app) benchCommand() *cobra.Command {
@@ -84,6 +85,7 @@ redis-server and PostgreSQL.`,
 	f.StringVar(&o.smtpAddr, "smtp-addr", "", "with --smtp, an outside SMTP server HOST:PORT (plain text, no authentication) instead of the in-process sink")
 	f.IntVar(&o.connections, "connections", 8, "with --smtp, SMTP connections (1–100)")
 	f.BoolVar(&o.json, "json", false, "print the figures as one JSON object")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "with --smtp, write a CPU profile of the pipeline phase (not the ceiling) to this file, for go tool pprof")
 	return cmd
 }
 
@@ -93,8 +95,8 @@ func (o benchOptions) check(connectionsSet bool) error {
 		return errors.New("--recipients: want at least 1")
 	case o.concurrency < 1:
 		return errors.New("--concurrency: want at least 1")
-	case !o.smtp && (o.smtpAddr != "" || connectionsSet):
-		return errors.New("--smtp-addr and --connections go with --smtp")
+	case !o.smtp && (o.smtpAddr != "" || connectionsSet || o.cpuProfile != ""):
+		return errors.New("--smtp-addr, --connections and --cpuprofile go with --smtp")
 	case o.connections < 1 || o.connections > 100:
 		// The range of channels.email.smtp.max_connections.
 		return errors.New("--connections: want 1 to 100")

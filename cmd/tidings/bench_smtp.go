@@ -6,7 +6,9 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -220,10 +222,22 @@ func (b *smtpBench) measurePipeline(ctx context.Context) error {
 		return err
 	}
 	defer stop()
+	if b.o.cpuProfile != "" {
+		f, err := os.Create(b.o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	r, err := timedRun(ctx, b.db, watch, client, b.campaign, b.occurrence)
 	if err != nil {
 		return err
 	}
+	pprof.StopCPUProfile()
 	if err := stop(); err != nil {
 		return err
 	}
