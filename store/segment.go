@@ -138,11 +138,13 @@ func (c *compiler) cond(n campaigns.Condition, depth int) (string, error) {
 			return "", fmt.Errorf("%s: %s is not a timestamp", n.At, n.Field)
 		}
 		limit := c.opts.Now.Add(-n.Duration)
-		op := ">="
 		if n.Op == campaigns.OpOlderThan {
-			op = "<"
+			return fmt.Sprintf("(%s IS NOT NULL AND %s < %s)", col.expr, col.expr, c.arg(limit)), nil
 		}
-		return fmt.Sprintf("(%s IS NOT NULL AND %s %s %s)", col.expr, col.expr, op, c.arg(limit)), nil
+		// Within is the window before the evaluation instant, bounded at
+		// both ends: an audience evaluated in the past (audience --at, a
+		// late run) must not count what happened after it.
+		return fmt.Sprintf("(%s IS NOT NULL AND %s >= %s AND %s <= %s)", col.expr, col.expr, c.arg(limit), col.expr, c.arg(c.opts.Now)), nil
 	case *campaigns.TagMatch:
 		return c.tags(n), nil
 	case *campaigns.BirthdayIn:

@@ -99,6 +99,11 @@ var segmentCases = []segmentCase{
 	{"within 180d", `last_purchase_at: {within: 180d}`, now, "A01 A04 A07 A10"},
 	{"older_than 180d excludes never", `last_purchase_at: {older_than: 180d}`, now, "A02 A05 A08"},
 	{"within weeks", `created_at: {within: 2w}`, now, "A06 A07"},
+	// Evaluated five days ago, within counts back from then: A07's
+	// purchase and sign-up, a day and three days ago, are after that
+	// instant, so not within any time before it.
+	{"within ends at the evaluation instant", `last_purchase_at: {within: 180d}`, now.Add(-5 * 24 * time.Hour), "A01 A04 A05 A10"},
+	{"within weeks in the past", `created_at: {within: 2w}`, now.Add(-5 * 24 * time.Hour), "A06"},
 	{"never purchased", `last_purchase_at: {exists: false}`, now, "A03 A06 A09"},
 	{"created before date", `created_at: {lt: "2021-01-01"}`, now, "A05 A08"},
 	{"tags any", `tags: {any: [vip, coffee-lover]}`, now, "A01 A02 A07 A08"},
