@@ -2,7 +2,6 @@ package customer
 
 import (
 	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -115,7 +114,7 @@ type column struct {
 // Every field is trimmed. Rows whose fields are all blank, such as the
 // trailing ",,,," rows spreadsheets export, are skipped.
 type CSVReader struct {
-	csv  *csv.Reader
+	csv  *records
 	norm Normalizer
 	cols []column
 	bom  int64 // length of the byte order mark skipped, for BytesRead
@@ -129,21 +128,14 @@ const utf8BOM = "\uFEFF"
 // and dashes as underscores, so "External ID" is external_id. Every problem
 // with the header is reported in one error.
 func NewCSVReader(r io.Reader, n Normalizer) (*CSVReader, error) {
-	// Skip a byte order mark before encoding/csv sees it: it would make a
+	// Skip a byte order mark before the header is read: it would make a
 	// quoted first header a bare-quote error.
 	br := bufio.NewReader(r)
 	var bom int
 	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == utf8BOM {
 		bom, _ = br.Discard(len(utf8BOM))
 	}
-	cr := csv.NewReader(br) // reuses br rather than buffering twice
-	// Rows with the wrong number of fields are reported per row, not as a
-	// fatal error for the whole file.
-	cr.FieldsPerRecord = -1
-	// A stray quote makes a bad row rather than part of a value.
-	cr.LazyQuotes = false
-	cr.ReuseRecord = true
-
+	cr := newRecords(br)
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, errors.New("empty file: no header row")
@@ -151,7 +143,7 @@ func NewCSVReader(r io.Reader, n Normalizer) (*CSVReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read header: %w", err)
 	}
-	line, _ := cr.FieldPos(0)
+	line := cr.FieldLine(0)
 	cols, err := parseHeader(header, line)
 	if err != nil {
 		return nil, err
@@ -177,6 +169,9 @@ func parseHeader(header []string, line int) ([]column, error) {
 		case isAttr && !validAttributeKey(attr):
 			bad("column %q: attribute name must be letters, digits, _ or -", h)
 			continue
+		case isAttr && len(attr) > MaxAttributeNameLen:
+			bad("column %q: attribute name is %d characters, at most %d", h, len(attr), MaxAttributeNameLen)
+			continue
 		case isAttr:
 			cols[i].field, cols[i].attr = fAttribute, attr
 			name = "attributes." + attr
@@ -200,6 +195,15 @@ func parseHeader(header []string, line int) ([]column, error) {
 	}
 	if _, ok := seen["external_id"]; !ok {
 		bad("missing column external_id (or id)")
+	}
+	attrs := 0
+	for _, c := range cols {
+		if c.field == fAttribute {
+			attrs++
+		}
+	}
+	if attrs > MaxAttributes {
+		bad("%d attribute columns, at most %d", attrs, MaxAttributes)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -272,21 +276,20 @@ func unknownColumn(h string) string {
 // BytesRead returns how much of the input has been consumed: the offset of
 // the end of the last row read. Together with the file size it gives an
 // import's progress.
-func (r *CSVReader) BytesRead() int64 { return r.bom + r.csv.InputOffset() }
+func (r *CSVReader) BytesRead() int64 { return r.bom + r.csv.Offset() }
 
 // Next returns the next good customer, io.EOF after the last row, or a
 // *RowError for a bad row, after which Next may be called again. Any other
 // error, such as a failed read from the underlying reader, is fatal.
 //
-// A quoting error ends the row at the end of the line on which it is found;
-// the next row starts on the following line. An unclosed quote therefore
-// swallows the rest of the file into a single bad row.
+// A bad row costs only itself: after a quoting error, reading resumes on
+// the line after the one where the bad row starts (see records).
 func (r *CSVReader) Next() (Customer, error) {
 	for {
 		rec, err := r.csv.Read()
 		if err != nil {
-			if pe, ok := errors.AsType[*csv.ParseError](err); ok {
-				return Customer{}, &RowError{Line: pe.StartLine, Reason: parseErrorReason(pe)}
+			if re, ok := errors.AsType[*recordError](err); ok {
+				return Customer{}, &RowError{Line: re.line, Reason: re.reason}
 			}
 			if errors.Is(err, io.EOF) {
 				return Customer{}, io.EOF
@@ -296,7 +299,7 @@ func (r *CSVReader) Next() (Customer, error) {
 		if blank(rec) {
 			continue
 		}
-		line, _ := r.csv.FieldPos(0)
+		line := r.csv.FieldLine(0)
 		if len(rec) != len(r.cols) {
 			return Customer{}, &RowError{
 				Line:   line,
@@ -305,22 +308,6 @@ func (r *CSVReader) Next() (Customer, error) {
 		}
 		return r.customer(rec)
 	}
-}
-
-func parseErrorReason(pe *csv.ParseError) string {
-	var reason string
-	switch {
-	case errors.Is(pe.Err, csv.ErrBareQuote):
-		reason = `bare " in a field that does not start with "`
-	case errors.Is(pe.Err, csv.ErrQuote):
-		reason = `missing or stray " in a quoted field`
-	default:
-		reason = pe.Err.Error()
-	}
-	if pe.Line != pe.StartLine {
-		return fmt.Sprintf("%s (line %d, byte %d)", reason, pe.Line, pe.Column)
-	}
-	return fmt.Sprintf("%s (byte %d)", reason, pe.Column)
 }
 
 func blank(rec []string) bool {
@@ -337,14 +324,19 @@ func (r *CSVReader) customer(rec []string) (Customer, error) {
 	var c Customer
 	for i, col := range r.cols {
 		v := strings.TrimSpace(rec[i])
+		// Checked before any field is parsed: PostgreSQL refuses text that
+		// is not UTF-8 or holds a NUL, and would fail the whole batch.
+		if reason := badText(v, col.field); reason != "" {
+			return Customer{}, &RowError{Line: r.csv.FieldLine(i), Column: col.header, Reason: reason}
+		}
 		if err := r.set(&c, col, v); err != nil {
-			line, _ := r.csv.FieldPos(i)
+			line := r.csv.FieldLine(i)
 			return Customer{}, &RowError{Line: line, Column: col.header, Value: v, Reason: err.Error()}
 		}
 	}
 	if c.ExternalID == "" {
 		i := r.column(fExternalID)
-		line, _ := r.csv.FieldPos(i)
+		line := r.csv.FieldLine(i)
 		return Customer{}, &RowError{Line: line, Column: r.cols[i].header, Reason: "required"}
 	}
 	return c, nil
@@ -401,6 +393,9 @@ func (r *CSVReader) set(c *Customer, col column, v string) error {
 		c.TimeZone, err = TimeZone(v)
 	case fBirthday:
 		c.Birthday, err = ParseBirthday(v)
+		if b := c.Birthday; err == nil && b.Year > 0 && time.Date(b.Year, b.Month, b.Day, 0, 0, 0, 0, time.UTC).After(r.now().Add(clockSkew)) {
+			err = errors.New("in the future")
+		}
 	case fTier:
 		c.Tier, err = ParseTier(v)
 	case fTags:
@@ -408,15 +403,15 @@ func (r *CSVReader) set(c *Customer, col column, v string) error {
 	case fEmailConsent:
 		c.EmailConsent.Granted, err = ParseBool(v)
 	case fEmailConsentAt:
-		c.EmailConsent.At, err = parseTimestamp(v)
+		c.EmailConsent.At, err = r.pastTimestamp(v)
 	case fSMSConsent:
 		c.SMSConsent.Granted, err = ParseBool(v)
 	case fSMSConsentAt:
-		c.SMSConsent.At, err = parseTimestamp(v)
+		c.SMSConsent.At, err = r.pastTimestamp(v)
 	case fCreatedAt:
-		c.CreatedAt, err = parseTimestamp(v)
+		c.CreatedAt, err = r.pastTimestamp(v)
 	case fLastPurchaseAt:
-		c.LastPurchase, err = parseTimestamp(v)
+		c.LastPurchase, err = r.pastTimestamp(v)
 	case fPurchaseCount:
 		c.PurchaseCount, err = parseCount(v)
 	case fTotalSpent:
@@ -425,12 +420,35 @@ func (r *CSVReader) set(c *Customer, col column, v string) error {
 		if v == "" {
 			return nil
 		}
+
 		if c.Attributes == nil {
 			c.Attributes = make(map[string]any)
 		}
 		c.Attributes[col.attr] = attributeValue(v)
 	}
 	return err
+}
+
+// clockSkew is how far after the importing machine's clock a timestamp
+// may be: the exporting system's clock may be ahead. Anything later is a
+// typo or a placeholder (2099-12-31), which would make a customer match
+// "bought within 30 days" for decades.
+const clockSkew = 24 * time.Hour
+
+func (r *CSVReader) now() time.Time {
+	if r.norm.Now.IsZero() {
+		return time.Now()
+	}
+	return r.norm.Now
+}
+
+// pastTimestamp parses a timestamp that must not be in the future.
+func (r *CSVReader) pastTimestamp(s string) (time.Time, error) {
+	t, err := parseTimestamp(s)
+	if err == nil && t.After(r.now().Add(clockSkew)) {
+		return time.Time{}, errors.New("in the future")
+	}
+	return t, err
 }
 
 func hasControl(s string) bool {
@@ -451,6 +469,9 @@ func ParseTags(s string) ([]string, error) {
 		if !validTag(t) {
 			return nil, fmt.Errorf("bad tag %q (use a-z, 0-9, and _ . : - after the first character)", t)
 		}
+		if len(t) > MaxTagLen {
+			return nil, fmt.Errorf("tag %q is %d characters, at most %d", t, len(t), MaxTagLen)
+		}
 		dup := false
 		for _, u := range tags {
 			if u == t {
@@ -461,6 +482,9 @@ func ParseTags(s string) ([]string, error) {
 		if !dup {
 			tags = append(tags, t)
 		}
+	}
+	if len(tags) > MaxTags {
+		return nil, fmt.Errorf("%d tags, at most %d", len(tags), MaxTags)
 	}
 	return tags, nil
 }

@@ -17,7 +17,12 @@ var cn = Normalizer{DefaultRegion: "CN"}
 // of every row error. Any other error fails the test.
 func readAll(t *testing.T, in io.Reader) ([]Customer, []string) {
 	t.Helper()
-	r, err := NewCSVReader(in, cn)
+	return readAllWith(t, in, cn)
+}
+
+func readAllWith(t *testing.T, in io.Reader, n Normalizer) ([]Customer, []string) {
+	t.Helper()
+	r, err := NewCSVReader(in, n)
 	if err != nil {
 		t.Fatalf("NewCSVReader: %v", err)
 	}
@@ -241,7 +246,7 @@ func TestNewCSVReaderHeaderErrors(t *testing.T) {
 		{"missing external_id", "name,email\n", "line 1: missing column external_id (or id)"},
 		{"unnamed column", "external_id,,name\n", "line 1: column 2 has no name"},
 		{"header after blank lines", "\n\nid,nmae\n", `line 3: unknown column "nmae"; did you mean "name"? (to import it as an attribute, name the column attributes.nmae)`},
-		{"bad quote in header", "id,\"name\"x\n", `read header: parse error on line 1, column 9: extraneous or missing " in quoted-field`},
+		{"bad quote in header", "id,\"name\"x\n", `read header: line 1: missing or stray " in a quoted field (byte 9)`},
 		{
 			"every problem at once",
 			"nmae,phone,Mobile,Shoe Size\n",
@@ -357,27 +362,161 @@ func TestCSVReaderMultilineField(t *testing.T) {
 	}
 }
 
-// TestCSVReaderQuoteErrors documents how encoding/csv recovers from a
-// quoting error: it drops the rest of the line and carries on with the next
-// one, unless the quote is never closed, which swallows the rest of the file.
+// TestCSVReaderQuoteErrors checks that a quoting error costs only the row
+// it is on: reading resumes on the next line, even after a quote that is
+// never closed.
 func TestCSVReaderQuoteErrors(t *testing.T) {
 	t.Parallel()
 	in := "id,name\n" +
 		"C1,\"Li\"Wei\n" + // line 2: text after a closing quote
 		"C2,Ma Li\n" + // line 3
 		"C3,\"Zhang\n" + // line 4: never closed
-		"C4,Wang\n" // line 5, swallowed; the error is at the end of the file
+		"C4,Wang\n" // line 5
 	cs, errs := readAll(t, strings.NewReader(in))
 	wantErrs := []string{
 		`line 2: missing or stray " in a quoted field (byte 7)`,
-		`line 4: missing or stray " in a quoted field (line 5, byte 9)`,
+		`line 4: unclosed quote: the " at byte 4 opens a field that is never closed`,
 	}
+	checkRows(t, cs, errs, wantErrs, "C2 C4")
+}
+
+// TestCSVReaderStrayQuoteInALongFile is a stray quote whose field a later
+// quote seems to close: the lines in between are rows, not the field.
+func TestCSVReaderStrayQuoteInALongFile(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("id,name,email\n")
+	for i := 2; i <= 1000; i++ {
+		switch i {
+		case 11:
+			fmt.Fprintf(&b, "C%d,\"Stray quote,c%d@example.com\n", i, i)
+		case 500:
+			fmt.Fprintf(&b, "C%d,\"Chan, Hui Min\",c%d@example.com\n", i, i)
+		default:
+			fmt.Fprintf(&b, "C%d,Name %d,c%d@example.com\n", i, i, i)
+		}
+	}
+	cs, errs := readAll(t, strings.NewReader(b.String()))
+	want := []string{`line 11: unclosed quote: the " at byte 5 opens a field that spans lines and breaks at line 500, byte 6 (text after the closing ")`}
+	if !reflect.DeepEqual(errs, want) {
+		t.Errorf("row errors %q, want %q", errs, want)
+	}
+	if len(cs) != 998 || cs[9].ExternalID != "C12" || cs[497].Name != "Chan, Hui Min" {
+		t.Errorf("%d customers (the 10th %s, the 498th named %q), want 998, C12 and \"Chan, Hui Min\"", len(cs), cs[9].ExternalID, cs[497].Name)
+	}
+}
+
+// TestCSVReaderLongLines checks the bound on a record: a line over it, or
+// a quote not closed within it, is one bad row.
+func TestCSVReaderLongLines(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", MaxRecordBytes+1)
+	in := "id,attr.note\n" +
+		"C1," + long + "\n" + // line 2
+		"C2,ok\n" + // line 3
+		"C3,\"" + strings.Repeat("y\n", MaxRecordBytes/2) + // lines 4 to 32771: an open quote, then 64 KiB of lines
+		"C4,ok\n"
+	cs, errs := readAll(t, strings.NewReader(in))
+	want := []string{
+		"line 2: line longer than 64 KiB",
+		`line 4: unclosed quote: the " at byte 4 opens a field that is not closed within 64 KiB`,
+	}
+	// Each "y" line after line 4 is read again as a row of its own.
+	yLines := MaxRecordBytes/2 - 1
+	if len(errs) != 2+yLines || !reflect.DeepEqual(errs[:2], want) || errs[2] != "line 5: wrong number of fields: 1, want 2" {
+		t.Errorf("%d row errors, starting %q, want %d starting %q", len(errs), errs[:min(3, len(errs))], 2+yLines, want)
+	}
+	if got := ids(cs); got != "C2 C4" {
+		t.Errorf("customers %s, want C2 C4", got)
+	}
+}
+
+// TestCSVReaderBadText checks what PostgreSQL would refuse for the whole
+// batch (bytes that are not UTF-8, a NUL) and the length limits: each is
+// that row's error, named by column, without repeating the value.
+func TestCSVReaderBadText(t *testing.T) {
+	t.Parallel()
+	tags := make([]string, MaxTags+1)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("t%d", i)
+	}
+	in := "id,name,tags,attr.note\n" +
+		"C1,Li \xff Wei,,\n" + // line 2
+		"C2,Li\x00,,\n" + // line 3
+		"C3," + strings.Repeat("名", MaxNameLen) + ",,\n" + // line 4: at the limit
+		"C4," + strings.Repeat("名", MaxNameLen+1) + ",,\n" + // line 5
+		"C5,,\"" + strings.Join(tags, ",") + "\",\n" + // line 6
+		"C6,,\"" + strings.Join(tags[:MaxTags], ",") + "\",\n" + // line 7: at the limit
+		"C7,,x" + strings.Repeat("y", MaxTagLen) + ",\n" + // line 8
+		"C8,,," + strings.Repeat("z", MaxAttributeLen+1) + "\n" + // line 9
+		"C9,,,\"caf\xe9\"\n" // line 10: Latin-1
+	cs, errs := readAll(t, strings.NewReader(in))
+	want := []string{
+		`line 2: name: not UTF-8 (byte 0xff at byte 4 of the field): save the file as UTF-8 ("CSV UTF-8" in Excel)`,
+		`line 3: name: contains a NUL byte`,
+		`line 5: name: too long: 201 characters, at most 200`,
+		`line 6: tags "` + strings.Join(tags, ",") + `": 51 tags, at most 50`,
+		`line 8: tags "x` + strings.Repeat("y", MaxTagLen) + `": tag "x` + strings.Repeat("y", MaxTagLen) + `" is 65 characters, at most 64`,
+		`line 9: attr.note: too long: 1001 characters, at most 1000`,
+		`line 10: attr.note: not UTF-8 (byte 0xe9 at byte 4 of the field): save the file as UTF-8 ("CSV UTF-8" in Excel)`,
+	}
+	checkRows(t, cs, errs, want, "C3 C6")
+}
+
+// TestCSVReaderFutureDates: a purchase in 2062 would match "bought within
+// 30 days" for decades, and a birthday in 2030 is a typo.
+func TestCSVReaderFutureDates(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	in := "id,last_purchase_at,created_at,email_consent_at,birthday\n" +
+		"C1,2026-12-05 09:00:00,,,\n" + // line 2: within a day of clock skew
+		"C2,2062-01-01,,,\n" + // line 3
+		"C3,,2026-12-06,,\n" + // line 4
+		"C4,,,2027-01-01T00:00:00+08:00,\n" + // line 5
+		"C5,,,,2030-05-01\n" + // line 6
+		"C6,,,,2026-12-04\n" + // line 7: born today
+		"C7,,,,12-31\n" // line 8: no year
+	cs, errs := readAllWith(t, strings.NewReader(in), Normalizer{DefaultRegion: "CN", Now: now})
+	want := []string{
+		`line 3: last_purchase_at "2062-01-01": in the future`,
+		`line 4: created_at "2026-12-06": in the future`,
+		`line 5: email_consent_at "2027-01-01T00:00:00+08:00": in the future`,
+		`line 6: birthday "2030-05-01": in the future`,
+	}
+	checkRows(t, cs, errs, want, "C1 C6 C7")
+}
+
+func TestCSVReaderTooManyAttributes(t *testing.T) {
+	t.Parallel()
+	var h strings.Builder
+	h.WriteString("id")
+	for i := range MaxAttributes + 1 {
+		fmt.Fprintf(&h, ",attr.a%d", i)
+	}
+	_, err := NewCSVReader(strings.NewReader(h.String()+"\n"), cn)
+	if want := "line 1: 51 attribute columns, at most 50"; errText(err) != want {
+		t.Errorf("error %q, want %q", errText(err), want)
+	}
+}
+
+// checkRows compares what readAll returned with the row errors and the
+// external ids of the good rows wanted.
+func checkRows(t *testing.T, cs []Customer, errs, wantErrs []string, wantIDs string) {
+	t.Helper()
 	if !reflect.DeepEqual(errs, wantErrs) {
 		t.Errorf("row errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
 	}
-	if len(cs) != 1 || cs[0].ExternalID != "C2" {
-		t.Errorf("customers %+v, want only C2", cs)
+	if got := ids(cs); got != wantIDs {
+		t.Errorf("customers %s, want %s", got, wantIDs)
 	}
+}
+
+func ids(cs []Customer) string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ExternalID)
+	}
+	return strings.Join(out, " ")
 }
 
 type failingReader struct {

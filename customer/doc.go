@@ -19,7 +19,9 @@
 // and duplicate columns up front, with a "did you mean" hint, rather than
 // silently dropping a column of data. A bad row is reported as a [*RowError]
 // carrying its line number and the reader carries on, so one import run lists
-// every bad row at once.
+// every bad row at once. A bad row costs only itself, even a stray quote
+// (see records), and text PostgreSQL would refuse for a whole batch (not
+// UTF-8, a NUL byte, over the limits of limits.go) is a bad row.
 //
 // # Demo data
 //

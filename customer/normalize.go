@@ -17,6 +17,10 @@ type Normalizer struct {
 	// DefaultRegion is the ISO 3166 region ("CN", "US") assumed for a phone
 	// number written without a leading + and country code.
 	DefaultRegion string
+	// Now is the present an import checks dates against: timestamps
+	// more than a day after it, and birthdays after it, are refused.
+	// The zero Time means the clock.
+	Now time.Time
 }
 
 // Phone returns s in E.164 form ("+8613812345678"), or "" for a blank s.
@@ -51,10 +55,6 @@ func (n Normalizer) Phone(s string) (string, error) {
 
 var errEmail = errors.New("not a valid email address")
 
-// maxEmailLen is the longest address SMTP can carry (RFC 5321 path limit
-// minus the angle brackets).
-const maxEmailLen = 254
-
 // Email returns s with its domain lower-cased, or "" for a blank s. Only a
 // bare address is accepted: no display name, no angle brackets, no
 // whitespace. The local part keeps its case because, strictly, only the
@@ -64,7 +64,7 @@ func (n Normalizer) Email(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	if len(s) > maxEmailLen || strings.Count(s, "@") != 1 {
+	if len(s) > MaxEmailLen || strings.Count(s, "@") != 1 {
 		return "", errEmail
 	}
 	// The address ends up in SMTP headers: refuse anything that could start

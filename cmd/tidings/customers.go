@@ -74,7 +74,7 @@ func (a *app) importCSV(ctx context.Context, path, region string) error {
 	if err != nil {
 		return err
 	}
-	r, err := customer.NewCSVReader(f, customer.Normalizer{DefaultRegion: region})
+	r, err := customer.NewCSVReader(f, customer.Normalizer{DefaultRegion: region, Now: a.now()})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -148,8 +148,18 @@ func (a *app) importCSV(ctx context.Context, path, region string) error {
 	added := after - before
 	fmt.Fprintf(a.stdout, "%s: imported %d customers (%d new, %d updated), skipped %d bad %s\n",
 		path, saved, added, int64(saved)-added, bad, plural(bad, "row", "rows"))
+	if bad > 0 {
+		// Not 0, so that a script notices rows it must fix, and not 1, so
+		// that it can tell them from an import that did not happen.
+		// The summary has said it all.
+		return &exitError{code: exitBadRows}
+	}
 	return nil
 }
+
+// exitBadRows is the exit status of an import that saved every good row
+// and skipped some bad ones.
+const exitBadRows = 3
 
 func (a *app) generateCommand() *cobra.Command {
 	var count int

@@ -1,0 +1,229 @@
+package customer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxRecordBytes bounds one CSV record, the line breaks inside its quoted
+// fields included: a longer line is a bad row, and a quoted field that is
+// not closed within it is a stray quote, not a field.
+const MaxRecordBytes = 64 << 10
+
+// records splits CSV (RFC 4180) into records. It differs from encoding/csv
+// in how it recovers: a bad record costs only itself. encoding/csv reads
+// an unclosed quote to the end of the file and returns all of it as one
+// bad record, so one stray quote on line 11 of a 100,000-line file loses
+// every row after it. Here a quoted field may span lines, but if it is not
+// closed well within MaxRecordBytes, the record is reported as the one line
+// where it started, and reading resumes on the line after that one: the
+// lines read ahead are read again as records of their own.
+//
+// Quoting is strict, as encoding/csv's without LazyQuotes: a " inside an
+// unquoted field, or text after a closing ", is an error.
+type records struct {
+	br    *bufio.Reader
+	lines int        // physical lines read from br
+	read  int64      // bytes read from br
+	ahead []rawLine  // lines read ahead for a quoted field that failed
+	done  int64      // offset just past the last record returned
+	buf   []byte     // the current record's fields, unquoted, back to back
+	ends  []int      // end of each field in buf
+	first []int      // line on which each field starts
+	out   []string   // the fields returned, reused
+	line  lineBuffer // the physical line being read
+}
+
+// rawLine is one physical line, without its line ending.
+type rawLine struct {
+	text    []byte
+	num     int   // 1-based line number
+	end     int64 // offset just past its line ending
+	tooLong bool  // longer than MaxRecordBytes; text holds only the start
+}
+
+type lineBuffer []byte
+
+// recordError is a malformed record, on the line where it starts.
+type recordError struct {
+	line   int
+	reason string
+}
+
+func (e *recordError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.reason) }
+
+func newRecords(br *bufio.Reader) *records { return &records{br: br} }
+
+// readLine reads the next physical line from br, or returns io.EOF. A line
+// longer than MaxRecordBytes is read to its end but not kept.
+func (r *records) readLine() (rawLine, error) {
+	buf := r.line[:0]
+	tooLong := false
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		r.read += int64(len(chunk))
+		if len(buf)+len(chunk) > MaxRecordBytes+2 { // +2: the line ending
+			tooLong = true
+		} else {
+			buf = append(buf, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return rawLine{}, err
+		}
+		if errors.Is(err, io.EOF) && len(buf) == 0 && !tooLong {
+			return rawLine{}, io.EOF
+		}
+		break
+	}
+	r.line = buf
+	r.lines++
+	buf = bytes.TrimSuffix(buf, []byte("\n"))
+	buf = bytes.TrimSuffix(buf, []byte("\r"))
+	// The line is copied: it may be kept in ahead after br moves on.
+	return rawLine{text: bytes.Clone(buf), num: r.lines, end: r.read, tooLong: tooLong}, nil
+}
+
+// next returns the next line: one read ahead earlier, else a new one.
+func (r *records) next() (rawLine, error) {
+	if len(r.ahead) > 0 {
+		l := r.ahead[0]
+		r.ahead = r.ahead[1:]
+		return l, nil
+	}
+	return r.readLine()
+}
+
+// Read returns the next record's fields, valid until the next call, and
+// skips empty lines. A malformed record is a *recordError, after which Read
+// may be called again; any other error is the underlying reader's.
+func (r *records) Read() ([]string, error) {
+	for {
+		l, err := r.next()
+		if err != nil {
+			return nil, err
+		}
+		r.done = l.end
+		if l.tooLong {
+			return nil, &recordError{line: l.num, reason: fmt.Sprintf("line longer than %d KiB", MaxRecordBytes>>10)}
+		}
+		if len(l.text) == 0 {
+			continue
+		}
+		if err := r.parse(l); err != nil {
+			return nil, err
+		}
+		s := string(r.buf)
+		r.out = r.out[:0]
+		start := 0
+		for _, end := range r.ends {
+			r.out = append(r.out, s[start:end])
+			start = end
+		}
+		return r.out, nil
+	}
+}
+
+// FieldLine returns the line on which field i of the last record starts.
+func (r *records) FieldLine(i int) int { return r.first[i] }
+
+// Offset returns how much of the input the records returned so far span.
+func (r *records) Offset() int64 { return r.done }
+
+// parse splits the record that starts on l into r.buf, r.ends and r.first,
+// reading more lines while a quoted field is open.
+func (r *records) parse(l rawLine) error {
+	r.buf, r.ends, r.first = r.buf[:0], r.ends[:0], r.first[:0]
+	var cont []rawLine // lines after l that the record spans
+	cur, text := l, l.text
+	size := len(l.text)
+	// fail reports the record as the line where it starts, and hands the
+	// lines read after it back to be read as records of their own.
+	fail := func(reason string) error {
+		if len(cont) > 0 {
+			r.ahead = append(cont, r.ahead...)
+		}
+		r.done = l.end
+		return &recordError{line: l.num, reason: reason}
+	}
+	at := func(i int) string {
+		if cur.num != l.num {
+			return fmt.Sprintf("line %d, byte %d", cur.num, i+1)
+		}
+		return fmt.Sprintf("byte %d", i+1)
+	}
+	i := 0
+	for {
+		// At the start of a field.
+		r.first = append(r.first, cur.num)
+		if i >= len(text) || text[i] != '"' {
+			j := bytes.IndexByte(text[i:], ',')
+			if j < 0 {
+				j = len(text) - i
+			}
+			field := text[i : i+j]
+			if q := bytes.IndexByte(field, '"'); q >= 0 {
+				return fail(fmt.Sprintf(`bare " in a field that does not start with " (%s)`, at(i+q)))
+			}
+			r.buf = append(r.buf, field...)
+			r.ends = append(r.ends, len(r.buf))
+			i += j
+			if i == len(text) {
+				r.done = cur.end
+				return nil
+			}
+			i++ // the comma
+			continue
+		}
+		// A quoted field.
+		open := at(i)
+		i++
+		for {
+			q := bytes.IndexByte(text[i:], '"')
+			if q < 0 {
+				// The field goes on on the next line.
+				r.buf = append(r.buf, text[i:]...)
+				r.buf = append(r.buf, '\n')
+				next, err := r.next()
+				switch {
+				case errors.Is(err, io.EOF):
+					return fail(fmt.Sprintf(`unclosed quote: the " at %s opens a field that is never closed`, open))
+				case err != nil:
+					return err
+				}
+				cont = append(cont, next)
+				size += len(next.text) + 1
+				if next.tooLong || size > MaxRecordBytes {
+					return fail(fmt.Sprintf(`unclosed quote: the " at %s opens a field that is not closed within %d KiB`, open, MaxRecordBytes>>10))
+				}
+				cur, text, i = next, next.text, 0
+				continue
+			}
+			r.buf = append(r.buf, text[i:i+q]...)
+			i += q + 1
+			if i < len(text) && text[i] == '"' { // "" is a quote
+				r.buf = append(r.buf, '"')
+				i++
+				continue
+			}
+			break
+		}
+		r.ends = append(r.ends, len(r.buf))
+		switch {
+		case i == len(text):
+			r.done = cur.end
+			return nil
+		case text[i] == ',':
+			i++
+		case len(cont) > 0:
+			return fail(fmt.Sprintf(`unclosed quote: the " at %s opens a field that spans lines and breaks at %s (text after the closing ")`, open, at(i-1)))
+		default:
+			return fail(fmt.Sprintf(`missing or stray " in a quoted field (%s)`, at(i-1)))
+		}
+	}
+}
