@@ -133,25 +133,27 @@ type Scheduler struct {
 	Now func() time.Time
 
 	last time.Time
+	// reported holds the missed occurrences logged by a first tick that
+	// failed, so that the ticks retrying it do not log them again.
+	reported map[string]bool
 }
 
 // Tick enqueues every fire since the previous tick, up to now. The first
 // tick catches up the fires of the last MaxLateness and reports older ones
-// of the last Lookback as missed. It returns the fires it enqueued.
+// of the last Lookback as missed: one line per occurrence however often its
+// cron fired, and once however often that first tick fails and is tried
+// again. It returns the fires it enqueued.
 func (s *Scheduler) Tick(ctx context.Context, now time.Time) ([]Fire, error) {
-	from := s.last
-	if from.IsZero() {
+	from, first := s.last, s.last.IsZero()
+	if first {
 		from = now.Add(-s.MaxLateness)
-		for _, f := range s.fires(now.Add(-s.Lookback), from) {
-			if s.Ran != nil && s.Ran(ctx, f.Campaign, f.Occurrence) {
-				continue
-			}
-			s.Log.Warn("missed while no scheduler ran; too late to send, not enqueued",
-				"campaign", f.Campaign.Name, "occurrence", f.Occurrence, "was_due", f.At, "max_lateness", s.MaxLateness)
-		}
+	}
+	due := s.fires(from, now)
+	if first {
+		s.reportMissed(ctx, s.fires(now.Add(-s.Lookback), from), due)
 	}
 	var enqueued []Fire
-	for _, f := range s.fires(from, now) {
+	for _, f := range due {
 		ok, err := s.Enqueue(ctx, f.Campaign, f.Occurrence)
 		if err != nil {
 			return enqueued, err // s.last stays: the next tick tries again
@@ -162,7 +164,36 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) ([]Fire, error) {
 		}
 	}
 	s.last = now
+	s.reported = nil // only a first tick reports
 	return enqueued, nil
+}
+
+// reportMissed logs each occurrence of missed that never ran, once: at its
+// first fire. A cron that fires many times a day (every minute, say) has
+// one occurrence a day, and one line says it was missed. An occurrence
+// that also fires in due is not missed: this tick enqueues it.
+func (s *Scheduler) reportMissed(ctx context.Context, missed, due []Fire) {
+	key := func(f Fire) string { return f.Campaign.Name + "\x00" + f.Occurrence }
+	seen := map[string]bool{}
+	for _, f := range due {
+		seen[key(f)] = true
+	}
+	if s.reported == nil {
+		s.reported = map[string]bool{}
+	}
+	for _, f := range missed { // each campaign's in time order: its first fire comes first
+		k := key(f)
+		if seen[k] || s.reported[k] {
+			continue
+		}
+		seen[k] = true
+		if s.Ran != nil && s.Ran(ctx, f.Campaign, f.Occurrence) {
+			continue
+		}
+		s.reported[k] = true
+		s.Log.Warn("missed while no scheduler ran; too late to send, not enqueued",
+			"campaign", f.Campaign.Name, "occurrence", f.Occurrence, "was_due", f.At, "max_lateness", s.MaxLateness)
+	}
 }
 
 func (s *Scheduler) fires(from, to time.Time) []Fire {

@@ -3,11 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +22,7 @@ import (
 	"github.com/tidings/tidings/channels/outbox"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
+	"github.com/tidings/tidings/store/storetest"
 )
 
 // shanghai is the sample campaigns' zone, and most demo customers'.
@@ -91,12 +97,14 @@ func (d *demoFolder) startDemo() *runningDemo {
 	return r
 }
 
-// dashboard waits for the line with the dashboard's address, printed when
-// the first runs have done what they can now: at the busiest hour, 8,000
-// messages, which took a loaded 2-core machine running the suite a minute.
+// dashboard returns the dashboard's address, printed as the demo starts,
+// once the first runs have done what they can now (the line after their
+// summary): at the busiest hour, 8,000 messages, which took a loaded
+// 2-core machine running the suite a minute.
 func (r *runningDemo) dashboard(t *testing.T) string {
 	t.Helper()
 	deadline := time.After(3 * time.Minute)
+	var url string
 	for {
 		select {
 		case l, ok := <-r.lines:
@@ -104,12 +112,17 @@ func (r *runningDemo) dashboard(t *testing.T) string {
 				t.Fatalf("demo ended early:\n%s\n%s", r.out.String(), r.stderr.String())
 			}
 			r.out.WriteString(l + "\n")
-			if rest, ok := strings.CutPrefix(l, "dashboard: "); ok {
-				url, _, _ := strings.Cut(rest, " ")
+			if rest, ok := strings.CutPrefix(l, "dashboard: "); ok && url == "" {
+				url, _, _ = strings.Cut(rest, " ")
+			}
+			if strings.HasPrefix(l, "the scheduler and the worker keep running") {
+				if url == "" {
+					t.Fatalf("no dashboard line:\n%s", r.out.String())
+				}
 				return url
 			}
 		case <-deadline:
-			t.Fatalf("no dashboard line within 3 minutes:\n%s\n%s", r.out.String(), r.stderr.String())
+			t.Fatalf("the first runs not done within 3 minutes:\n%s\n%s", r.out.String(), r.stderr.String())
 		}
 	}
 }
@@ -428,9 +441,11 @@ func TestQuickStartDemo(t *testing.T) {
 }
 
 // Ctrl-C while the demo's first runs are still sending stops it cleanly
-// too, and the next `tidings demo` carries the runs on at once: nobody gets
-// a message twice. At 10:00 in Shanghai, when most recipients are inside
-// their window, so that the first runs have much to send.
+// too, with a summary of what it did, and the next `tidings demo` carries
+// the runs on at once: nobody gets a message twice, and each summary
+// counts the messages its own process sent. At 10:00 in Shanghai, when
+// most recipients are inside their window, so that the first runs have
+// much to send.
 func TestQuickStartDemoInterruptedEarly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -439,10 +454,19 @@ func TestQuickStartDemoInterruptedEarly(t *testing.T) {
 	d := newDemoFolder(t, "2027-02-06T10:00:00+08:00")
 	first := d.startDemo()
 	first.firstMessage(t, d)
-	if out := first.interrupt(t); !strings.Contains(out, "stopping before the first runs finished") {
+	out := first.interrupt(t)
+	if !strings.Contains(out, "stopping before the first runs finished") {
 		t.Errorf("Ctrl-C came after the first runs finished; the test did not test an early stop:\n%s", out)
 	}
 	before, _ := outbox.ReadSentLog(d.outbox())
+	for _, name := range d.cfg.CampaignNames() {
+		if !strings.Contains(out, "\n== "+name+" (run ") {
+			t.Errorf("the summary after Ctrl-C lacks %s:\n%s", name, out)
+		}
+	}
+	if m := messagesLine.FindStringSubmatch(out); m == nil || m[1] != fmt.Sprint(len(before)) {
+		t.Errorf("the summary after Ctrl-C does not say the %d messages in the outbox:\n%s", len(before), out)
+	}
 
 	start := time.Now()
 	again, err := d.command("--once").CombinedOutput()
@@ -465,6 +489,9 @@ func TestQuickStartDemoInterruptedEarly(t *testing.T) {
 	}
 	if len(after) <= len(before) {
 		t.Errorf("%d messages after the second demo, %d before: the runs were not carried on\n%s", len(after), len(before), again)
+	}
+	if m := messagesLine.FindStringSubmatch(string(again)); m == nil || m[1] != fmt.Sprint(len(after)-len(before)) {
+		t.Errorf("the second demo sent %d messages; its summary says otherwise:\n%s", len(after)-len(before), again)
 	}
 	t.Logf("%d messages before Ctrl-C, %d after the second demo (%s)", len(before), len(after), time.Since(start).Round(time.Millisecond))
 }
@@ -491,5 +518,169 @@ func TestTestClock(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if d := now().Sub(first); d < 20*time.Millisecond || d > time.Second {
 		t.Errorf("20 ms later the clock moved %s", d)
+	}
+}
+
+// demoInProcess is `tidings demo ARGS…` run in the test's process on the
+// shipped configuration without send windows (demoConfig), on a database
+// of a few generated customers, at 10:00 in Shanghai.
+type demoInProcess struct {
+	configDir, outboxDir string
+	env                  map[string]string
+}
+
+func newDemoInProcess(t *testing.T, customers int) *demoInProcess {
+	t.Helper()
+	d := &demoInProcess{env: map[string]string{"TIDINGS_DATABASE_URL": storetest.SQLiteURL(t),
+		testNowEnv: "2027-02-06T10:00:00+08:00", "TIDINGS_ADMIN_PASSWORD": "in-process-password"}}
+	d.configDir, d.outboxDir = demoConfig(t)
+	if code, _, stderr := d.run(context.Background(), "customers", "generate", "--count", fmt.Sprint(customers)); code != 0 {
+		t.Fatalf("generate: exit %d\n%s", code, stderr)
+	}
+	return d
+}
+
+func (d *demoInProcess) run(ctx context.Context, args ...string) (int, string, string) {
+	var out, errOut lockedBuffer
+	code := d.start(ctx, &out, &errOut, args...)
+	return <-code, out.String(), errOut.String()
+}
+
+func (d *demoInProcess) start(ctx context.Context, out, errOut *lockedBuffer, args ...string) <-chan int {
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"--config", d.configDir, "--templates", "../../templates"}, args...), nil, out, errOut,
+			func(k string) string { return d.env[k] })
+	}()
+	return code
+}
+
+// waitFor waits until out has a line starting with prefix.
+func waitFor(t *testing.T, out, errOut *lockedBuffer, prefix string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if strings.HasPrefix(out.String(), prefix) || strings.Contains(out.String(), "\n"+prefix) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line %q within 2 minutes:\n%s\n%s", prefix, out.String(), errOut.String())
+		}
+	}
+}
+
+// messagesLine is the number of the summary's "N messages in T" line.
+var messagesLine = regexp.MustCompile(`(?m)^(\d+) messages in `)
+
+// The demo prints its dashboard's address and login as it starts, before
+// the first runs; the emails' unsubscribe links point to that dashboard on
+// the port it got (here one --listen leaves to the system, never the
+// 8080 of public_url) and open its unsubscribe page.
+func TestDemoDashboardFirstAndLinksToIt(t *testing.T) {
+	t.Parallel()
+	d := newDemoInProcess(t, 300)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut lockedBuffer
+	code := d.start(ctx, &out, &errOut, "demo", "--listen", "127.0.0.1:0")
+	waitFor(t, &out, &errOut, "the scheduler and the worker keep running")
+	printed := out.String()
+	dash := regexp.MustCompile(`(?m)^dashboard: (http://127\.0\.0\.1:(\d+)/)  \(user admin, password in-process-password\)$`).FindStringSubmatchIndex(printed)
+	running := strings.Index(printed, "running 3 sample campaigns")
+	if dash == nil {
+		t.Fatalf("the demo does not print the dashboard's address and login:\n%s", printed)
+	}
+	if dash[0] > running {
+		t.Errorf("the dashboard's address and login are printed after the first runs, not as the demo starts:\n%s", printed)
+	}
+	dashboard := printed[dash[2]:dash[3]]
+
+	var emls []string
+	filepath.WalkDir(d.outboxDir, func(path string, _ fs.DirEntry, err error) error {
+		if strings.HasSuffix(path, ".eml") {
+			emls = append(emls, path)
+		}
+		return err
+	})
+	if len(emls) == 0 {
+		t.Fatalf("no email in the outbox %s", d.outboxDir)
+	}
+	f, err := os.Open(emls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link string
+	for _, l := range strings.Split(msg.Header.Get("List-Unsubscribe"), ",") {
+		if l = strings.Trim(strings.TrimSpace(l), "<>"); strings.HasPrefix(l, "http") {
+			link = l
+		}
+	}
+	if !strings.HasPrefix(link, dashboard+"u/") {
+		t.Fatalf("%s: unsubscribe link %q, want one on the dashboard %s", filepath.Base(emls[0]), link, dashboard)
+	}
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `action="/u/`) {
+		t.Errorf("GET %s: %d\n%.500s", link, resp.StatusCode, page)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("demo after Ctrl-C: exit %d\n%s", c, errOut.String())
+	}
+}
+
+// The summary's "N messages" are what this demo sent: a second demo on
+// the same day finds the runs done and sent none, though the runs (and the
+// outbox) count the first one's.
+func TestDemoCountsItsOwnMessages(t *testing.T) {
+	t.Parallel()
+	d := newDemoInProcess(t, 300)
+	code, first, stderr := d.run(context.Background(), "demo", "--once")
+	if code != 0 {
+		t.Fatalf("demo --once: exit %d\n%s", code, stderr)
+	}
+	log, err := outbox.ReadSentLog(d.outboxDir)
+	if err != nil || len(log) == 0 {
+		t.Fatalf("outbox: %d messages, %v", len(log), err)
+	}
+	if m := messagesLine.FindStringSubmatch(first); m == nil || m[1] != fmt.Sprint(len(log)) {
+		t.Errorf("first demo: want %d messages in the summary:\n%s", len(log), first)
+	}
+	code, second, stderr := d.run(context.Background(), "demo", "--once")
+	if code != 0 {
+		t.Fatalf("second demo --once: exit %d\n%s", code, stderr)
+	}
+	if m := messagesLine.FindStringSubmatch(second); m == nil || m[1] != "0" {
+		t.Errorf("second demo sent nothing; its summary says otherwise:\n%s", second)
+	}
+}
+
+// The dashboard's address, as printed and as the messages link to it, is
+// one a browser on this machine opens: localhost for a --listen on all
+// interfaces, the named host otherwise, with the port the listener got.
+func TestDemoURL(t *testing.T) {
+	for _, tc := range []struct{ listen, want string }{
+		{":0", "http://localhost:PORT/"},
+		{"0.0.0.0:0", "http://localhost:PORT/"},
+		{"127.0.0.1:0", "http://127.0.0.1:PORT/"},
+		{"localhost:0", "http://localhost:PORT/"},
+	} {
+		ln, err := demoListener(tc.listen, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		if got, want := demoURL(tc.listen, ln.Addr()), strings.Replace(tc.want, "PORT", port, 1); got != want {
+			t.Errorf("--listen %s: %s, want %s", tc.listen, got, want)
+		}
+		ln.Close()
 	}
 }

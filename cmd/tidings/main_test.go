@@ -403,3 +403,34 @@ func TestValidateChecksSMS(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, got)
 	}
 }
+
+// `tidings runs NAME` for a name that is no campaign says so and exits 1,
+// with the likely typo's correction, rather than "no runs yet"; a
+// configured campaign without runs is not an error, and a campaign whose
+// file is gone still shows the runs it had.
+func TestRunsOfUnknownCampaign(t *testing.T) {
+	url := storetest.SQLiteURL(t)
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.StartRun(context.Background(), "retired-greeting", "2026-01-01"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, tc := range []struct {
+		arg          string
+		code         int
+		stdout, want string
+	}{
+		{"NOSUCH", 1, "", `no campaign named "NOSUCH" (have: birthday-gift, new-product, spring-festival)`},
+		{"birthday-gfit", 1, "", `no campaign named "birthday-gfit"; did you mean "birthday-gift"? (have: birthday-gift, new-product, spring-festival)`},
+		{"birthday-gift", 0, "no runs of birthday-gift yet\n", ""},
+		{"retired-greeting", 0, "retired-greeting  2026-01-01", ""},
+	} {
+		code, stdout, stderr := tidings(t, url, "runs", tc.arg)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.want) || (tc.code == 1 && stdout != "") {
+			t.Errorf("runs %s: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q", tc.arg, code, stdout, stderr, tc.code, tc.stdout, tc.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/internal/typo"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/templates"
 )
@@ -43,10 +44,18 @@ first few customers.`,
 	return cmd
 }
 
+// campaignNamed is the campaign of the configuration called name; for any
+// other name, the error every command gives: exit 1, the name, the likely
+// typo's correction if there is one, and the names there are.
 func (a *app) campaignNamed(cfg *campaigns.Config, name string) (*campaigns.Campaign, error) {
 	c := cfg.Campaigns[name]
 	if c == nil {
-		return nil, &exitError{code: 1, msg: fmt.Sprintf("no campaign named %q (have: %s)", name, strings.Join(cfg.CampaignNames(), ", "))}
+		names := cfg.CampaignNames()
+		msg := fmt.Sprintf("no campaign named %q", name)
+		if near := typo.Nearest(name, names); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		}
+		return nil, &exitError{code: 1, msg: fmt.Sprintf("%s (have: %s)", msg, strings.Join(names, ", "))}
 	}
 	return c, nil
 }
@@ -279,6 +288,20 @@ func (a *app) runsCommand() *cobra.Command {
 			runs, err := db.Runs(ctx, campaign, limit)
 			if err != nil {
 				return err
+			}
+			if len(runs) == 0 && campaign != "" {
+				// A campaign that has runs is shown even after its file
+				// is gone; one without must be in the configuration, or
+				// the name is a typo, not a campaign yet to run.
+				cfg, err := a.loadConfig()
+				if err != nil {
+					return err
+				}
+				if _, err := a.campaignNamed(cfg, campaign); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "no runs of %s yet\n", campaign)
+				return nil
 			}
 			if len(runs) == 0 {
 				fmt.Fprintln(a.stdout, "no runs yet")

@@ -72,7 +72,11 @@ func (a *app) web(ctx context.Context, listen string) error {
 	}
 	defer db.Close()
 	defer a.watchConfig(ctx, live)()
-	ws, err := a.startWeb(ctx, listen, live, opt, db, users, secret)
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", listen, err)
+	}
+	ws, err := a.startWeb(ctx, ln, live, opt, db, users, secret)
 	if err != nil {
 		return err
 	}
@@ -92,8 +96,10 @@ type webServer struct {
 	stop   func() error
 }
 
-// startWeb serves the dashboard and public endpoints on listen until stop.
-func (a *app) startWeb(ctx context.Context, listen string, live *reload.Holder, opt asynq.RedisConnOpt, db *store.DB,
+// startWeb serves the dashboard and public endpoints on ln until stop.
+// It takes the listener, not an address, so that the demo knows its port
+// before the configuration loads; it closes ln when it fails.
+func (a *app) startWeb(ctx context.Context, ln net.Listener, live *reload.Holder, opt asynq.RedisConnOpt, db *store.DB,
 	users []web.User, secret string) (*webServer, error) {
 	token := a.getenv("TIDINGS_TWILIO_AUTH_TOKEN")
 	if token == "" {
@@ -111,12 +117,8 @@ func (a *app) startWeb(ctx context.Context, listen string, live *reload.Holder, 
 		Log:             a.log,
 	})
 	if err != nil {
+		ln.Close()
 		return nil, err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		srv.Close()
-		return nil, fmt.Errorf("--listen %s: %w", listen, err)
 	}
 	hs := &http.Server{
 		Handler:           srv,
