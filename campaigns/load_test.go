@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,5 +132,38 @@ func TestSendWindowOvernight(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// LoadPartial returns the errors Load does, and with them the campaigns
+// that have errors, so that validate can still check their templates: a
+// campaign whose name is bad under its file's path.
+func TestLoadPartial(t *testing.T) {
+	dir := t.TempDir()
+	os.CopyFS(dir, os.DirFS("testdata/invalid/campaign-bad-send-window"))
+	// c.yaml has a bad send window; d.yaml, a copy of it, a bad name.
+	src, _ := os.ReadFile(filepath.Join(dir, "campaigns", "c.yaml"))
+	badName := strings.Replace(strings.Replace(string(src), "name: greeting", "name: Bad Name", 1), `send_window: "9am-9pm"`, "", 1)
+	os.WriteFile(filepath.Join(dir, "campaigns", "d.yaml"), []byte(badName), 0o644)
+
+	cfg, err := campaigns.Load(dir, "testdata/templates")
+	if cfg != nil || err == nil {
+		t.Fatalf("Load: %v, %v; want no config and an error", cfg, err)
+	}
+	partial, perr := campaigns.LoadPartial(dir, "testdata/templates")
+	if perr == nil || perr.Error() != err.Error() {
+		t.Errorf("LoadPartial error:\n%v\nwant Load's:\n%v", perr, err)
+	}
+	if partial == nil {
+		t.Fatal("LoadPartial returned no config")
+	}
+	d := filepath.Join(dir, "campaigns", "d.yaml")
+	if got := partial.CampaignNames(); !slices.Equal(got, []string{d, "greeting"}) {
+		t.Fatalf("campaigns %q, want the one in error and the one with a bad name", got)
+	}
+	for _, c := range partial.Campaigns {
+		if c.Template != "greeting" || !slices.Equal(c.Channels, []string{"sms"}) {
+			t.Errorf("%s: template %q, channels %q; want greeting, [sms]", c.File, c.Template, c.Channels)
+		}
 	}
 }
