@@ -65,7 +65,7 @@ func (s *Set) fileError(rel, format string, args ...any) *Error {
 	e := &Error{File: s.path(rel), Msg: fmt.Sprintf(format, args...)}
 	for _, a := range args {
 		if err, ok := a.(error); ok {
-			e.err = err // errors.Is(err, fs.ErrPermission) still holds
+			e.err = err // errors.Is(err, fs.ErrNotExist) still holds
 		}
 	}
 	return e
@@ -100,7 +100,8 @@ func (s *Set) positioned(err error, file string) error {
 	case m[3] != "":
 		byteCol, _ := strconv.Atoi(m[3])
 		e.Column = charColumn(src, e.Line, byteCol)
-	default:
+	case strings.HasPrefix(err.Error(), "template: "):
+		// A parse error; html/template's by line only have no column.
 		e.Column = parseColumn(m[1], src, e.Line, err.Error())
 	}
 	if strings.HasPrefix(e.Msg, endContext) {

@@ -94,3 +94,29 @@ func TestLoadPartial(t *testing.T) {
 		}
 	}
 }
+
+// A layout that does not parse is reported once; the HTML bodies, which
+// cannot render without it, are not rendered, and the rest of each
+// template is.
+func TestLoadPartialBrokenLayout(t *testing.T) {
+	s, err := loadFS(fstest.MapFS{
+		"_layouts/email.html": {Data: []byte("<main>\n{{if .Brand}}{{template \"content\" .}}</main>")},
+		"a/email.subject.txt": {Data: []byte("Hi {{.Customer.Nmae}}")},
+		"a/email.txt":         {Data: []byte("Hello\n{{.UnsubscribeURL}}")},
+		"a/email.html":        {Data: []byte("<p>{{.Nope}}</p>")},
+		"b/email.html":        {Data: []byte("<p>{{end}}</p>")},
+		"b/email.subject.txt": {Data: []byte("Hi")},
+		"b/email.txt":         {Data: []byte("Hello\n{{.UnsubscribeURL}}")},
+	}, "templates")
+	want := "templates/_layouts/email.html:2:1: unexpected EOF\ntemplates/b/email.html:1:4: unexpected {{end}}"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
+	}
+	if errs := s.Check("a", []string{"email"}, false); len(errs) != 1 ||
+		errs[0].Error() != "templates/a/email.subject.txt:1:15: {{.Customer.Nmae}}: can't evaluate field Nmae in type templates.Customer" {
+		t.Errorf("Check(a) = %q, want the subject's error only", errs)
+	}
+	if errs := s.Check("b", []string{"email"}, false); len(errs) != 0 {
+		t.Errorf("Check(b) = %q, want nothing more", errs)
+	}
+}

@@ -352,11 +352,8 @@ func (s *Set) parseVariant(fsys fs.FS, file string, p part, layout *htmltemplate
 // mark, and keeps it for the columns of its errors.
 func (s *Set) readSource(fsys fs.FS, file string) (string, error) {
 	b, err := fs.ReadFile(fsys, file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
 	if err != nil {
-		return "", s.fileError(file, "%v", err)
+		return "", s.fileError(file, "%v", err) // errors.Is(err, fs.ErrNotExist) still holds
 	}
 	b = bytes.TrimPrefix(b, []byte("\uFEFF")) // Windows editors add one, and it would be sent
 	if !utf8.Valid(b) {
