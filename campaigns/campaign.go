@@ -104,12 +104,20 @@ type Clock int
 func (c Clock) String() string { return fmt.Sprintf("%02d:%02d", int(c)/60, int(c)%60) }
 
 // Window is a daily local-time window [Start, End). End before Start spans
-// midnight.
+// midnight; a file says so with "overnight" (see parseWindow).
 type Window struct {
 	Start, End Clock
 }
 
-func (w Window) String() string { return w.Start.String() + "-" + w.End.String() }
+// String is the window as a campaign file writes it: "09:00-21:00", or
+// "21:00-09:00 overnight".
+func (w Window) String() string {
+	s := w.Start.String() + "-" + w.End.String()
+	if w.End < w.Start {
+		s += " " + overnightMarker
+	}
+	return s
+}
 
 // Date is a calendar date with no time zone.
 type Date = calendar.Date
@@ -477,23 +485,53 @@ func (d decoder) clock(n *node, what string) *Clock {
 	return &c
 }
 
+// overnightMarker ends a send window that crosses midnight. A window whose
+// end comes before its start is otherwise refused: "21:00-09:00" is as
+// likely a slip for "09:00-21:00" as a wish to message people at night, and
+// the file must say which.
+const overnightMarker = "overnight"
+
+// parseWindow parses a send window: "HH:MM-HH:MM" in the recipient's local
+// time, the end exclusive, or "HH:MM-HH:MM overnight" for one that crosses
+// midnight. The error says what is wrong and how to write it; the caller
+// adds where.
+func parseWindow(s string) (Window, *windowError) {
+	text, overnight := strings.CutSuffix(strings.TrimSpace(s), " "+overnightMarker)
+	a, b, found := strings.Cut(text, "-")
+	start, ok1 := parseClock(strings.TrimSpace(a))
+	end, ok2 := parseClock(strings.TrimSpace(b))
+	if !found || !ok1 || !ok2 {
+		return Window{}, &windowError{fmt.Sprintf("bad window %q", s),
+			`HH:MM-HH:MM in the recipient's local time, such as "09:00-21:00", or "21:00-09:00 overnight" across midnight`}
+	}
+	w := Window{Start: start, End: end}
+	plain := w.Start.String() + "-" + w.End.String()
+	switch {
+	case start == end:
+		return Window{}, &windowError{fmt.Sprintf("%q is empty", s), "remove send_window to send at any time of day"}
+	case end < start && !overnight:
+		return Window{}, &windowError{fmt.Sprintf("%q ends before it starts", s),
+			fmt.Sprintf("if you mean overnight, write %q; for the day, %q", plain+" "+overnightMarker, w.End.String()+"-"+w.Start.String())}
+	case end > start && overnight:
+		return Window{}, &windowError{fmt.Sprintf("%q does not cross midnight", s), fmt.Sprintf("write %q", plain)}
+	}
+	return w, nil
+}
+
+// windowError is a send window's problem and the hint to fix it.
+type windowError struct{ msg, hint string }
+
 func (d decoder) window(n *node) *Window {
 	s, ok := d.str(n, "send_window")
 	if !ok {
 		return nil
 	}
-	a, b, found := strings.Cut(s, "-")
-	start, ok1 := parseClock(strings.TrimSpace(a))
-	end, ok2 := parseClock(strings.TrimSpace(b))
-	if !found || !ok1 || !ok2 {
-		d.errorf(n, "HH:MM-HH:MM in the recipient's local time, such as \"09:00-21:00\"", "send_window: bad window %q", s)
+	w, err := parseWindow(s)
+	if err != nil {
+		d.errorf(n, err.hint, "send_window: %s", err.msg)
 		return nil
 	}
-	if start == end {
-		d.errorf(n, "", "send_window: %q is empty", s)
-		return nil
-	}
-	return &Window{Start: start, End: end}
+	return &w
 }
 
 func (d decoder) dates(n *node) []Date {

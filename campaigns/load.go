@@ -107,6 +107,27 @@ func sortedKeys[V any](m map[string]V) []string {
 // templatesDir. It returns every problem it finds as Errors, never just the
 // first; the Config is only usable when the error is nil.
 func Load(dir, templatesDir string) (*Config, error) {
+	cfg, errs := load(dir, templatesDir, false)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadPartial is Load for `tidings validate`, which checks the templates
+// of every campaign it can, even when some files have errors: with the
+// errors it returns what could be decoded. The Config then also holds the
+// campaigns that have errors (a campaign whose name is bad under its
+// file's path, a second one of a name not at all), with whatever of them
+// decoded, so it must not be run; it is nil only when dir cannot be read.
+func LoadPartial(dir, templatesDir string) (*Config, error) {
+	cfg, errs := load(dir, templatesDir, true)
+	return cfg, errs.err()
+}
+
+// load reads the configuration folder. With partial, a campaign that has
+// no usable name is kept under its file's path.
+func load(dir, templatesDir string, partial bool) (*Config, Errors) {
 	var errs Errors
 	d := decoder{errs: &errs}
 	cfg := &Config{Settings: DefaultSettings(), Segments: map[string]*Segment{}, Campaigns: map[string]*Campaign{}}
@@ -114,7 +135,7 @@ func Load(dir, templatesDir string) (*Config, error) {
 	d.loadSettings(dir, &cfg.Settings)
 	if _, err := os.Stat(dir); err != nil {
 		errs = append(errs, &Error{Pos: Pos{File: dir}, Msg: "configuration folder not found", Hint: "pass --config DIR"})
-		return nil, errs.err()
+		return nil, errs
 	}
 
 	for _, f := range yamlFiles(dir, "segments", &errs) {
@@ -140,7 +161,14 @@ func Load(dir, templatesDir string) (*Config, error) {
 			continue
 		}
 		c, tmplNode := d.campaign(f, n, cfg.Settings.DefaultTimeZone)
-		if c == nil || c.Name == "" {
+		if c == nil {
+			continue
+		}
+		if c.Name == "" {
+			// Its name was reported; its templates can still be checked.
+			if partial {
+				cfg.Campaigns[f] = c
+			}
 			continue
 		}
 		if prev, dup := cfg.Campaigns[c.Name]; dup {
@@ -170,10 +198,7 @@ func Load(dir, templatesDir string) (*Config, error) {
 		}
 		cfg.Campaigns[c.Name] = c
 	}
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return cfg, errs
 }
 
 // missingTemplate is the error of a template name (at pos, the key what)

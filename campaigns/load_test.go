@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,5 +92,78 @@ func TestLoadSettingsIgnoresCampaigns(t *testing.T) {
 	}
 	if s, err := campaigns.LoadSettings(filepath.Join(dir, "missing")); err != nil || !reflect.DeepEqual(s, campaigns.DefaultSettings()) {
 		t.Errorf("missing folder: %+v, %v", s, err)
+	}
+}
+
+// A send window across midnight loads only when the file says "overnight";
+// the delivery code gets it as a Window whose End is before its Start.
+func TestSendWindowOvernight(t *testing.T) {
+	for _, tc := range []struct {
+		window string
+		want   campaigns.Window
+		err    string
+	}{
+		{window: "09:00-21:00", want: campaigns.Window{Start: 9 * 60, End: 21 * 60}},
+		{window: " 21:30 - 08:00 overnight", want: campaigns.Window{Start: 21*60 + 30, End: 8 * 60}},
+		{window: "21:00-09:00", err: `c.yaml:11:14: send_window: "21:00-09:00" ends before it starts (if you mean overnight, write "21:00-09:00 overnight"; for the day, "09:00-21:00")`},
+		{window: "22:00-02:00 Overnight", err: `c.yaml:11:14: send_window: bad window "22:00-02:00 Overnight"`},
+		{window: "21:00-21:00 overnight", err: `c.yaml:11:14: send_window: "21:00-21:00 overnight" is empty (remove send_window to send at any time of day)`},
+	} {
+		t.Run(tc.window, func(t *testing.T) {
+			dir := t.TempDir()
+			os.CopyFS(dir, os.DirFS("testdata/invalid/campaign-bad-send-window"))
+			file := filepath.Join(dir, "campaigns", "c.yaml")
+			src, _ := os.ReadFile(file)
+			src = []byte(strings.Replace(string(src), `send_window: "9am-9pm"`, `send_window: "`+tc.window+`"`, 1))
+			os.WriteFile(file, src, 0o644)
+			cfg, err := campaigns.Load(dir, "testdata/templates")
+			if tc.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), file[:len(file)-len("c.yaml")]+tc.err) {
+					t.Errorf("error %v\nwant %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := cfg.Campaigns["greeting"].SendWindow; w == nil || *w != tc.want {
+				t.Errorf("send_window %q decoded as %v, want %v", tc.window, w, tc.want)
+			} else if got, want := w.String(), strings.Join(strings.Fields(strings.ReplaceAll(tc.window, " - ", "-")), " "); got != want {
+				t.Errorf("String() = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// LoadPartial returns the errors Load does, and with them the campaigns
+// that have errors, so that validate can still check their templates: a
+// campaign whose name is bad under its file's path.
+func TestLoadPartial(t *testing.T) {
+	dir := t.TempDir()
+	os.CopyFS(dir, os.DirFS("testdata/invalid/campaign-bad-send-window"))
+	// c.yaml has a bad send window; d.yaml, a copy of it, a bad name.
+	src, _ := os.ReadFile(filepath.Join(dir, "campaigns", "c.yaml"))
+	badName := strings.Replace(strings.Replace(string(src), "name: greeting", "name: Bad Name", 1), `send_window: "9am-9pm"`, "", 1)
+	os.WriteFile(filepath.Join(dir, "campaigns", "d.yaml"), []byte(badName), 0o644)
+
+	cfg, err := campaigns.Load(dir, "testdata/templates")
+	if cfg != nil || err == nil {
+		t.Fatalf("Load: %v, %v; want no config and an error", cfg, err)
+	}
+	partial, perr := campaigns.LoadPartial(dir, "testdata/templates")
+	if perr == nil || perr.Error() != err.Error() {
+		t.Errorf("LoadPartial error:\n%v\nwant Load's:\n%v", perr, err)
+	}
+	if partial == nil {
+		t.Fatal("LoadPartial returned no config")
+	}
+	d := filepath.Join(dir, "campaigns", "d.yaml")
+	if got := partial.CampaignNames(); !slices.Equal(got, []string{d, "greeting"}) {
+		t.Fatalf("campaigns %q, want the one in error and the one with a bad name", got)
+	}
+	for _, c := range partial.Campaigns {
+		if c.Template != "greeting" || !slices.Equal(c.Channels, []string{"sms"}) {
+			t.Errorf("%s: template %q, channels %q; want greeting, [sms]", c.File, c.Template, c.Channels)
+		}
 	}
 }

@@ -50,8 +50,10 @@
 // # Loading, checking, rendering
 //
 // [Load] parses every folder once and reports every error of every file at
-// once, each naming the file and line. [Set.Check] renders every variant
-// with [SampleData], as the validate command does before a campaign may run.
+// once, each an [Error] at its file, line and column, as the configuration's
+// errors are. [LoadPartial] also returns what did parse, so that validate
+// renders the rest. [Set.Check] renders every variant with [SampleData], as
+// the validate command does before a campaign may run.
 // [Set.Render] only executes the parsed templates, is safe for concurrent
 // use, and rejects what must not be sent: an empty SMS or subject, and a
 // subject with a line break (header injection through customer data).

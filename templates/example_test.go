@@ -35,8 +35,8 @@ func ExampleSet_Check() {
 		fmt.Println(err)
 	}
 	// Output:
-	// template: birthday-gift/sms.txt:1:73: executing "birthday-gift/sms.txt" at <.CouponValue>: error calling CouponValue: no coupon: the campaign has no gift
-	// template: birthday-gift/sms.zh.txt:1:73: executing "birthday-gift/sms.zh.txt" at <.CouponValue>: error calling CouponValue: no coupon: the campaign has no gift
+	// birthday-gift/sms.txt:1:74: {{.CouponValue}}: error calling CouponValue: no coupon: the campaign has no gift
+	// birthday-gift/sms.zh.txt:1:54: {{.CouponValue}}: error calling CouponValue: no coupon: the campaign has no gift
 }
 
 func ExampleData_Money() {

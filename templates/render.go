@@ -86,9 +86,16 @@ func (v *variant) execute(w io.Writer, d Data) error {
 type tmpl struct {
 	name  string
 	parts [numParts]map[string]*variant // by lower-case locale, "" for the default
+	// broken are the parts with a file that did not parse (by lower-case
+	// locale), in a Set from LoadPartial: Check renders the rest, and
+	// reports no part missing whose file is there but broken.
+	broken [numParts]map[string]bool
 }
 
 func (t *tmpl) has(p part) bool { return len(t.parts[p]) > 0 }
+
+// present reports whether the folder has a file of p, parsed or not.
+func (t *tmpl) present(p part) bool { return t.has(p) || len(t.broken[p]) > 0 }
 
 // lookup finds the variant of p for locale, falling back from zh-Hant-TW to
 // zh-Hant to zh to the default. It returns nil if there is none.
@@ -105,49 +112,79 @@ func (t *tmpl) lookup(p part, locale string) *variant {
 // immutable after Load and safe for concurrent use.
 type Set struct {
 	tmpls map[string]*tmpl
+	// root is the folder given to Load, which errors name files under;
+	// "" for LoadFS.
+	root string
+	// sources are the files' texts by path under the folder, for the
+	// columns of errors.
+	sources map[string]string
 }
 
-// Load parses every template folder in dir. See LoadFS.
+// Load parses every template folder in dir. See LoadFS; errors name files
+// under dir as given (templates/birthday-gift/sms.txt:1:12: ...).
 func Load(dir string) (*Set, error) {
+	s, err := LoadPartial(dir)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// LoadPartial is Load for `tidings validate`, which renders what parsed
+// even when other files did not: with the errors it returns the Set of
+// every template folder, in which a file that did not parse is left out
+// (Check skips it). Such a Set must not be used to send. It is nil only
+// when dir cannot be read.
+func LoadPartial(dir string) (*Set, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
 	}
-	return LoadFS(os.DirFS(dir))
+	return loadFS(os.DirFS(dir), dir)
 }
 
 // LoadFS parses every template folder at the root of fsys. Files at the
 // root, and folders named testdata or starting with "_" or ".", are not
-// templates. It returns all the errors it finds, joined, each naming its
-// file (and line, for a syntax error); on error the Set is nil.
+// templates. It returns all the errors it finds, joined, each an *Error
+// naming its file (and line and column, where it has them); on error the
+// Set is nil.
 func LoadFS(fsys fs.FS) (*Set, error) {
+	s, err := loadFS(fsys, "")
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadFS parses every template folder of fsys, found at root, and returns
+// the Set of what parsed with every error.
+func loadFS(fsys fs.FS, root string) (*Set, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
 	}
+	s := &Set{tmpls: make(map[string]*tmpl), root: root, sources: make(map[string]string)}
 	var errs []error
-	layout, err := loadLayout(fsys)
+	layout, err := s.loadLayout(fsys)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	s := &Set{tmpls: make(map[string]*tmpl)}
 	for _, e := range entries {
 		name := e.Name()
 		if !e.IsDir() || name == "testdata" || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") {
 			continue
 		}
-		t, terrs := loadTemplate(fsys, name, layout)
+		// With a broken layout the HTML bodies are still parsed, for their
+		// own errors, but not rendered: the layout is part of every one.
+		t, terrs := s.loadTemplate(fsys, name, layout, err != nil)
 		errs = append(errs, terrs...)
 		s.tmpls[name] = t
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return s, nil
+	return s, errors.Join(errs...)
 }
 
 // loadLayout parses the shared HTML layout, or returns nil if there is none.
-func loadLayout(fsys fs.FS) (*htmltemplate.Template, error) {
-	src, err := readSource(fsys, layoutFile)
+func (s *Set) loadLayout(fsys fs.FS) (*htmltemplate.Template, error) {
+	src, err := s.readSource(fsys, layoutFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -156,10 +193,10 @@ func loadLayout(fsys fs.FS) (*htmltemplate.Template, error) {
 	}
 	layout, err := htmltemplate.New(layoutFile).Option("missingkey=error").Parse(src)
 	if err != nil {
-		return nil, err
+		return nil, s.positioned(err, layoutFile)
 	}
 	if !callsTemplate(layout.Tree.Root, "content") {
-		return nil, fmt.Errorf(`%s: the layout never calls {{template "content" .}}, so no email body would show`, layoutFile)
+		return nil, s.fileError(layoutFile, `the layout never calls {{template "content" .}}, so no email body would show`)
 	}
 	return layout, nil
 }
@@ -184,12 +221,14 @@ func callsTemplate(n parse.Node, name string) bool {
 	return false
 }
 
-// loadTemplate parses one template folder, collecting every error.
-func loadTemplate(fsys fs.FS, name string, layout *htmltemplate.Template) (*tmpl, []error) {
+// loadTemplate parses one template folder, collecting every error. With
+// brokenLayout (the layout did not parse) its HTML bodies are parsed on
+// their own and marked broken.
+func (s *Set) loadTemplate(fsys fs.FS, name string, layout *htmltemplate.Template, brokenLayout bool) (*tmpl, []error) {
 	t := &tmpl{name: name}
 	entries, err := fs.ReadDir(fsys, name)
 	if err != nil {
-		return t, []error{fmt.Errorf("%s: %w", name, err)}
+		return t, []error{s.fileError(name, "%v", err)}
 	}
 	var errs []error
 	for _, e := range entries {
@@ -199,18 +238,27 @@ func loadTemplate(fsys fs.FS, name string, layout *htmltemplate.Template) (*tmpl
 		}
 		p, locale, ok := parseFileName(e.Name())
 		if !ok || e.IsDir() {
-			errs = append(errs, fmt.Errorf("%s: unknown file name; a template folder holds only "+
-				"sms.txt, email.subject.txt, email.txt and email.html, each optionally with a locale (sms.zh-CN.txt)", file))
+			errs = append(errs, s.fileError(file, "unknown file name; a template folder holds only "+
+				"sms.txt, email.subject.txt, email.txt and email.html, each optionally with a locale (sms.zh-CN.txt)"))
 			continue
 		}
 		key := strings.ToLower(locale)
 		if prev := t.parts[p][key]; prev != nil {
-			errs = append(errs, fmt.Errorf("%s: same part and locale as %s", file, prev.file))
+			errs = append(errs, s.fileError(file, "same part and locale as %s", s.path(prev.file)))
 			continue
 		}
-		v, err := parseVariant(fsys, file, p, layout)
+		v, err := s.parseVariant(fsys, file, p, layout)
+		if err == nil && p == partHTML && brokenLayout {
+			v, err = nil, errBrokenLayout
+		}
 		if err != nil {
-			errs = append(errs, err)
+			if err != errBrokenLayout {
+				errs = append(errs, err)
+			}
+			if t.broken[p] == nil {
+				t.broken[p] = make(map[string]bool)
+			}
+			t.broken[p][key] = true
 			continue
 		}
 		v.locale = locale
@@ -248,23 +296,30 @@ func parseFileName(file string) (p part, locale string, ok bool) {
 	return 0, "", false
 }
 
-func parseVariant(fsys fs.FS, file string, p part, layout *htmltemplate.Template) (*variant, error) {
-	src, err := readSource(fsys, file)
+// errBrokenLayout marks an HTML body that cannot render because the
+// layout, reported once, did not parse.
+var errBrokenLayout = errors.New("the layout did not parse")
+
+func (s *Set) parseVariant(fsys fs.FS, file string, p part, layout *htmltemplate.Template) (*variant, error) {
+	src, err := s.readSource(fsys, file)
 	if err != nil {
 		return nil, err
 	}
 	v := &variant{file: file}
 	if p != partHTML {
-		// Templates are named by their path so that errors read
-		// "template: birthday-gift/sms.zh.txt:1: ...".
+		// Templates are named by their path so that Go's errors name the
+		// file, for positioned to find ("template: birthday-gift/sms.zh.txt:1: ...").
 		v.text, err = texttemplate.New(file).Option("missingkey=error").Parse(src)
-		return v, err
+		if err != nil {
+			return nil, s.positioned(err, file)
+		}
+		return v, nil
 	}
 	var root *htmltemplate.Template
 	if layout == nil {
 		root = htmltemplate.New(file).Option("missingkey=error")
 		if _, err := root.Parse(src); err != nil {
-			return nil, err
+			return nil, s.positioned(err, file)
 		}
 	} else {
 		// Each body gets its own copy of the layout, so bodies may override
@@ -272,13 +327,13 @@ func parseVariant(fsys fs.FS, file string, p part, layout *htmltemplate.Template
 		// its file name, for errors, and "content" calls it.
 		root, err = layout.Clone()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return nil, s.fileError(file, "%v", err)
 		}
 		if _, err := root.New(file).Parse(src); err != nil {
-			return nil, err
+			return nil, s.positioned(err, file)
 		}
 		if _, err := root.New("content").Parse(fmt.Sprintf("{{template %q .}}", file)); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return nil, s.fileError(file, "%v", err)
 		}
 	}
 	// html/template escapes lazily, on the first Execute. Do it now, so a
@@ -287,22 +342,24 @@ func parseVariant(fsys fs.FS, file string, p part, layout *htmltemplate.Template
 	// stops at the first field; only an escaping error matters.
 	var escErr *htmltemplate.Error
 	if err := root.Execute(io.Discard, nil); errors.As(err, &escErr) {
-		return nil, err
+		return nil, s.positioned(err, file)
 	}
 	v.html = root
 	return v, nil
 }
 
-// readSource reads a template file as UTF-8 text, without a byte order mark.
-func readSource(fsys fs.FS, file string) (string, error) {
+// readSource reads a template file as UTF-8 text, without a byte order
+// mark, and keeps it for the columns of its errors.
+func (s *Set) readSource(fsys fs.FS, file string) (string, error) {
 	b, err := fs.ReadFile(fsys, file)
 	if err != nil {
-		return "", err
+		return "", s.fileError(file, "%v", err) // errors.Is(err, fs.ErrNotExist) still holds
 	}
 	b = bytes.TrimPrefix(b, []byte("\uFEFF")) // Windows editors add one, and it would be sent
 	if !utf8.Valid(b) {
-		return "", fmt.Errorf("%s: not UTF-8 text (save the file as UTF-8)", file)
+		return "", s.fileError(file, "not UTF-8 text (save the file as UTF-8)")
 	}
+	s.sources[file] = string(b)
 	return string(b), nil
 }
 
@@ -331,10 +388,10 @@ func (s *Set) Channels(name string) []string {
 		return nil
 	}
 	var ch []string
-	if t.has(partSubject) && t.has(partText) {
+	if t.present(partSubject) && t.present(partText) {
 		ch = append(ch, channelEmail)
 	}
-	if t.has(partSMS) {
+	if t.present(partSMS) {
 		ch = append(ch, channelSMS)
 	}
 	return ch
@@ -386,9 +443,9 @@ func (s *Set) Render(name, channel, locale string, d Data) (Message, error) {
 			if p == partHTML {
 				continue // optional
 			}
-			return Message{}, missingPart(t, p, locale)
+			return Message{}, fmt.Errorf("template %q has %s", t.name, missingPart(t, p, locale))
 		}
-		out, err := v.render(p, d)
+		out, err := s.render(v, p, d)
 		if err != nil {
 			return Message{}, err
 		}
@@ -406,24 +463,26 @@ func (s *Set) Render(name, channel, locale string, d Data) (Message, error) {
 	return m, nil
 }
 
-func missingPart(t *tmpl, p part, locale string) error {
+// missingPart says which file of p for locale the folder lacks: "no
+// sms.txt (or sms.<locale>.txt)".
+func missingPart(t *tmpl, p part, locale string) string {
 	if !t.has(p) {
-		return fmt.Errorf("template %q has no %s (or %s)", t.name, p.file(""), p.file("<locale>"))
+		return fmt.Sprintf("no %s (or %s)", p.file(""), p.file("<locale>"))
 	}
 	files := make([]string, 0, len(t.parts[p]))
 	for _, v := range t.parts[p] {
 		files = append(files, path.Base(v.file))
 	}
 	sort.Strings(files)
-	return fmt.Errorf("template %q has no %s for locale %q (only %s)", t.name, p.file(""), locale, strings.Join(files, ", "))
+	return fmt.Sprintf("no %s for locale %q (only %s)", p.file(""), locale, strings.Join(files, ", "))
 }
 
 // render executes one variant and applies the part's rules.
-func (v *variant) render(p part, d Data) (string, error) {
+func (s *Set) render(v *variant, p part, d Data) (string, error) {
 	var b strings.Builder
 	b.Grow(int(v.size.Load()) + 256) // room for a longer name
 	if err := v.execute(&b, d); err != nil {
-		return "", err
+		return "", s.positioned(err, v.file)
 	}
 	out := b.String()
 	v.size.Store(int64(len(out)))
@@ -433,24 +492,24 @@ func (v *variant) render(p part, d Data) (string, error) {
 	case partText:
 		out = strings.TrimSpace(out)
 		if out == "" {
-			return "", fmt.Errorf("%s: the email body is empty", v.file)
+			return "", s.fileError(v.file, "the email body is empty")
 		}
 		return out + "\n", nil
 	case partSubject:
 		out = strings.TrimSpace(out)
 		if out == "" {
-			return "", fmt.Errorf("%s: the subject is empty", v.file)
+			return "", s.fileError(v.file, "the subject is empty")
 		}
 		// A line break in a subject would end the header and start another:
 		// a header injection if it came from customer data.
 		if strings.ContainsAny(out, "\r\n") {
-			return "", fmt.Errorf("%s: the subject has a line break (%q); it must be one line", v.file, out)
+			return "", s.fileError(v.file, "the subject has a line break (%q); it must be one line", out)
 		}
 		return out, nil
 	default:
 		out = strings.TrimSpace(out)
 		if out == "" {
-			return "", fmt.Errorf("%s: the SMS body is empty", v.file)
+			return "", s.fileError(v.file, "the SMS body is empty")
 		}
 		return out, nil
 	}
@@ -470,7 +529,7 @@ func (s *Set) Check(name string, channels []string, withCoupon bool) []error {
 	if len(channels) == 0 {
 		channels = s.Channels(name)
 		if len(channels) == 0 {
-			return []error{fmt.Errorf("template %q has no sms.txt, and no email.subject.txt with email.txt", name)}
+			return []error{s.fileError(name, "no sms.txt, and no email.subject.txt with email.txt")}
 		}
 	}
 	var errs []error
@@ -483,7 +542,7 @@ func (s *Set) Check(name string, channels []string, withCoupon bool) []error {
 		case channelSMS:
 			parts = []part{partSMS}
 		default:
-			errs = append(errs, fmt.Errorf("template %q: unknown channel %q (want email or sms)", name, ch))
+			errs = append(errs, s.fileError(name, "unknown channel %q (want email or sms)", ch))
 			continue
 		}
 		for _, p := range parts {
@@ -498,16 +557,15 @@ func (s *Set) Check(name string, channels []string, withCoupon bool) []error {
 }
 
 func (s *Set) checkPart(t *tmpl, p part, withCoupon bool) []error {
-	if !t.has(p) {
+	if !t.present(p) {
 		if p == partHTML {
 			return nil
 		}
-		return []error{missingPart(t, p, "")}
+		return []error{s.fileError(t.name, "%s", missingPart(t, p, ""))}
 	}
 	var errs []error
-	if t.parts[p][""] == nil && p != partHTML {
-		errs = append(errs, fmt.Errorf("template %q has no default %s, so customers of other locales get no message (it has only locale variants)",
-			t.name, p.file("")))
+	if t.parts[p][""] == nil && !t.broken[p][""] && p != partHTML {
+		errs = append(errs, s.fileError(t.name, "no default %s, so customers of other locales get no message (it has only locale variants)", p.file("")))
 	}
 	keys := make([]string, 0, len(t.parts[p]))
 	for k := range t.parts[p] {
@@ -522,7 +580,7 @@ func (s *Set) checkPart(t *tmpl, p part, withCoupon bool) []error {
 		}
 		d := SampleData(locale, withCoupon)
 		d.Campaign = t.name
-		out, err := v.render(p, d)
+		out, err := s.render(v, p, d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -530,8 +588,7 @@ func (s *Set) checkPart(t *tmpl, p part, withCoupon bool) []error {
 		// Marketing email must carry a visible way out: the List-Unsubscribe
 		// header is not enough for the laws (CAN-SPAM, PECR) or the reader.
 		if (p == partText || p == partHTML) && !strings.Contains(out, d.UnsubscribeURL) {
-			errs = append(errs, fmt.Errorf("template %q: %s does not show the unsubscribe link; add {{.UnsubscribeURL}} (the email layout shows it for HTML)",
-				t.name, p.file(v.locale)))
+			errs = append(errs, s.fileError(v.file, "does not show the unsubscribe link; add {{.UnsubscribeURL}} (the email layout shows it for HTML)"))
 		}
 	}
 	return errs

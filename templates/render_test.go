@@ -233,12 +233,12 @@ func TestLoadErrors(t *testing.T) {
 	}
 	// Every bad file of every folder is reported, in folder and file order.
 	want := []string{
-		`template: badhtml/email.html:2: unexpected EOF`,
-		`html/template:escape/email.html: ends in a non-text context: `,
-		`template: typo/email.txt:3: bad character U+007D '}'`,
-		`template: typo/sms.txt:1: function "cupon" not defined`,
-		`unknown/emial.txt: unknown file name; a template folder holds only sms.txt, email.subject.txt, email.txt and email.html, each optionally with a locale (sms.zh-CN.txt)`,
-		`unknown/sms.txt.bak: unknown file name; a template folder holds only sms.txt, email.subject.txt, email.txt and email.html, each optionally with a locale (sms.zh-CN.txt)`,
+		`testdata/errors/badhtml/email.html:2:1: unexpected EOF`,
+		`testdata/errors/escape/email.html: ends in a non-text context: a tag, attribute or quote is left open`,
+		`testdata/errors/typo/email.txt:3:5: bad character U+007D '}'`,
+		`testdata/errors/typo/sms.txt:1:33: function "cupon" not defined`,
+		`testdata/errors/unknown/emial.txt: unknown file name; a template folder holds only sms.txt, email.subject.txt, email.txt and email.html, each optionally with a locale (sms.zh-CN.txt)`,
+		`testdata/errors/unknown/sms.txt.bak: unknown file name; a template folder holds only sms.txt, email.subject.txt, email.txt and email.html, each optionally with a locale (sms.zh-CN.txt)`,
 	}
 	got := strings.Split(err.Error(), "\n")
 	if len(got) != len(want) {
@@ -343,35 +343,35 @@ func TestCheckErrors(t *testing.T) {
 	}{
 		{"nocoupon", []string{"sms"}, true, nil},
 		{"nocoupon", []string{"sms"}, false, []string{
-			`template: nocoupon/sms.txt:1:20: executing "nocoupon/sms.txt" at <.Coupon.Code>: nil pointer evaluating *templates.Coupon.Code`,
-			`template: nocoupon/sms.zh.txt:1:17: executing "nocoupon/sms.zh.txt" at <.CouponValue>: error calling CouponValue: no coupon: the campaign has no gift`,
+			`testdata/check/nocoupon/sms.txt:1:21: {{.Coupon.Code}}: nil pointer evaluating *templates.Coupon.Code`,
+			`testdata/check/nocoupon/sms.zh.txt:1:8: {{.CouponValue}}: error calling CouponValue: no coupon: the campaign has no gift`,
 		}},
 		{"badfield", nil, true, []string{
-			`template: badfield/sms.txt:1:14: executing "badfield/sms.txt" at <.Customer.Nmae>: can't evaluate field Nmae in type templates.Customer`,
-			`template: badfield/sms.zh.txt:2:11: executing "badfield/sms.zh.txt" at <.Customer.Nmae>: can't evaluate field Nmae in type templates.Customer`,
+			`testdata/check/badfield/sms.txt:1:15: {{.Customer.Nmae}}: can't evaluate field Nmae in type templates.Customer`,
+			`testdata/check/badfield/sms.zh.txt:2:12: {{.Customer.Nmae}}: can't evaluate field Nmae in type templates.Customer`,
 		}},
 		{"missingkey", []string{"sms"}, true, []string{
-			`template: missingkey/sms.txt:1:22: executing "missingkey/sms.txt" at <.Customer.Attributes.shoe_size>: map has no entry for key "shoe_size"`,
+			`testdata/check/missingkey/sms.txt:1:23: {{.Customer.Attributes.shoe_size}}: map has no entry for key "shoe_size"`,
 		}},
 		{"onlyzh", []string{"sms"}, false, []string{
-			`template "onlyzh" has no default sms.txt, so customers of other locales get no message (it has only locale variants)`,
+			`testdata/check/onlyzh: no default sms.txt, so customers of other locales get no message (it has only locale variants)`,
 		}},
 		{"emailnotext", []string{"email"}, false, []string{
-			`template "emailnotext" has no email.txt (or email.<locale>.txt)`,
+			`testdata/check/emailnotext: no email.txt (or email.<locale>.txt)`,
 		}},
 		{"emailnotext", []string{"sms", "email", "fax"}, false, []string{
-			`template "emailnotext" has no sms.txt (or sms.<locale>.txt)`,
-			`template "emailnotext" has no email.txt (or email.<locale>.txt)`,
-			`template "emailnotext": unknown channel "fax" (want email or sms)`,
+			`testdata/check/emailnotext: no sms.txt (or sms.<locale>.txt)`,
+			`testdata/check/emailnotext: no email.txt (or email.<locale>.txt)`,
+			`testdata/check/emailnotext: unknown channel "fax" (want email or sms)`,
 		}},
 		{"emailnotext", nil, false, []string{
-			`template "emailnotext" has no sms.txt, and no email.subject.txt with email.txt`,
+			`testdata/check/emailnotext: no sms.txt, and no email.subject.txt with email.txt`,
 		}},
 		{"nounsubscribe", []string{"email"}, false, []string{
-			`template "nounsubscribe": email.txt does not show the unsubscribe link; add {{.UnsubscribeURL}} (the email layout shows it for HTML)`,
+			`testdata/check/nounsubscribe/email.txt: does not show the unsubscribe link; add {{.UnsubscribeURL}} (the email layout shows it for HTML)`,
 		}},
 		{"emptysms", []string{"sms"}, false, []string{
-			`emptysms/sms.txt: the SMS body is empty`,
+			`testdata/check/emptysms/sms.txt: the SMS body is empty`,
 		}},
 		{"nosuch", []string{"sms"}, false, []string{
 			`template "nosuch" not found`,
@@ -432,7 +432,7 @@ func TestRenderErrors(t *testing.T) {
 		{name: "zh-only", channel: "sms", locale: "en-US", err: `template "zh-only" has no sms.txt for locale "en-US" (only sms.zh.txt)`},
 		{name: "zh-only", channel: "sms", locale: "zh-HK", want: Message{Body: "你好"}},
 		{name: "sms-only", channel: "sms", locale: "en-GB", d: noCity,
-			err: `template: sms-only/sms.txt:1:14: executing "sms-only/sms.txt" at <.Customer.Attributes.city>: map has no entry for key "city"`},
+			err: `sms-only/sms.txt:1:15: {{.Customer.Attributes.city}}: map has no entry for key "city"`},
 		{name: "sms-only", channel: "sms", locale: "en-GB", d: SampleData("en-GB", false), want: Message{Body: "Hi London"}},
 		{name: "empty", channel: "email", err: `empty/email.subject.txt: the subject is empty`},
 		{name: "emptybody", channel: "email", err: `emptybody/email.txt: the email body is empty`},
@@ -445,7 +445,7 @@ func TestRenderErrors(t *testing.T) {
 		{name: "nocoupon", channel: "email", d: SampleData("en", false), want: Message{Subject: "No gift", Text: "Just hello\n"}},
 		{name: "nocoupon", channel: "email", d: SampleData("zh", true), want: Message{Subject: "BDAY-7QK2M9", Text: "¥50\n"}},
 		{name: "nocoupon", channel: "sms", d: SampleData("en", false),
-			err: `template: nocoupon/sms.txt:1:2: executing "nocoupon/sms.txt" at <.CouponValidUntil>: error calling CouponValidUntil: no coupon: the campaign has no gift`},
+			err: `nocoupon/sms.txt:1:3: {{.CouponValidUntil}}: error calling CouponValidUntil: no coupon: the campaign has no gift`},
 	} {
 		t.Run(tc.name+"/"+tc.channel+"/"+tc.locale, func(t *testing.T) {
 			got, err := s.Render(tc.name, tc.channel, tc.locale, tc.d)
@@ -550,7 +550,7 @@ func TestLayout(t *testing.T) {
 	}
 	// An error in the body names the body's file, not the layout.
 	_, err = s.Render("b", "email", "en", SampleData("en", false))
-	if want := `template: b/email.html:2:14: executing "b/email.html" at <.Customer.Nmae>: can't evaluate field Nmae in type templates.Customer`; err == nil || err.Error() != want {
+	if want := `b/email.html:2:15: {{.Customer.Nmae}}: can't evaluate field Nmae in type templates.Customer`; err == nil || err.Error() != want {
 		t.Errorf("body error: %v\nwant %s", err, want)
 	}
 
@@ -559,7 +559,7 @@ func TestLayout(t *testing.T) {
 		t.Errorf("layout without content: %v", err)
 	}
 	_, err = LoadFS(fsys("<main>\n{{if .Brand}}{{template \"content\" .}}</main>"))
-	if want := `template: _layouts/email.html:2: unexpected EOF`; err == nil || err.Error() != want {
+	if want := `_layouts/email.html:2:1: unexpected EOF`; err == nil || err.Error() != want {
 		t.Errorf("bad layout: %v", err)
 	}
 	// A layout nesting content in if, with and range is fine.

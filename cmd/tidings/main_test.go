@@ -362,7 +362,7 @@ func TestImportCountsAndPartialColumns(t *testing.T) {
 }
 
 // A template that uses the coupon in a campaign without a gift fails
-// validation, naming the campaign and the template file.
+// validation at the template file's line and column, naming the campaign.
 func TestValidateChecksTemplates(t *testing.T) {
 	configDir, _ := demoConfig(t)
 	file := filepath.Join(configDir, "campaigns", "birthday-gift.yaml")
@@ -372,7 +372,8 @@ func TestValidateChecksTemplates(t *testing.T) {
 	var out, errOut lockedBuffer
 	code := run(context.Background(), []string{"--config", configDir, "--templates", "../../templates", "validate"}, nil, &out, &errOut,
 		func(string) string { return "" })
-	if code != 1 || !strings.Contains(errOut.String(), "campaign birthday-gift: ") || !strings.Contains(errOut.String(), "birthday-gift/sms") {
+	want := "\n../../templates/birthday-gift/sms.txt:1:74: {{.CouponValue}}: error calling CouponValue: no coupon: the campaign has no gift (campaign birthday-gift)\n"
+	if code != 1 || !strings.Contains("\n"+errOut.String(), want) {
 		t.Errorf("exit %d:\n%s", code, errOut.String())
 	}
 }
@@ -432,5 +433,47 @@ func TestRunsOfUnknownCampaign(t *testing.T) {
 		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.want) || (tc.code == 1 && stdout != "") {
 			t.Errorf("runs %s: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q", tc.arg, code, stdout, stderr, tc.code, tc.stdout, tc.want)
 		}
+	}
+}
+
+// One run of validate lists the problems of every stage, each at its file,
+// line and column: a configuration error does not hide the templates'
+// errors (not even those of the campaign in error), and a template that
+// does not parse hides no other template's render error.
+func TestValidateReportsEveryStage(t *testing.T) {
+	dir := t.TempDir()
+	configDir, tmplDir := filepath.Join(dir, "configs"), filepath.Join(dir, "templates")
+	if err := os.CopyFS(configDir, os.DirFS("../../configs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(tmplDir, os.DirFS("../../templates")); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(file, old, new string) {
+		t.Helper()
+		src, err := os.ReadFile(file)
+		if err != nil || !bytes.Contains(src, []byte(old)) {
+			t.Fatalf("%s lacks %q (%v)", file, old, err)
+		}
+		os.WriteFile(file, bytes.Replace(src, []byte(old), []byte(new), 1), 0o644)
+	}
+	// The configuration: a window across midnight without "overnight".
+	campaign := filepath.Join(configDir, "campaigns", "spring-festival.yaml")
+	edit(campaign, `send_window: "09:00-21:00"`, `send_window: "21:00-09:00"`)
+	// A parse error, in another campaign's template.
+	newProduct := filepath.Join(tmplDir, "new-product", "email.txt")
+	os.WriteFile(newProduct, []byte("Hello {{.FirstName}},\n\nNew {{cupon}} today.\n{{.UnsubscribeURL}}\n"), 0o644)
+	// A render error, in the template of the campaign in error.
+	greeting := filepath.Join(tmplDir, "spring-festival", "sms.txt")
+	os.WriteFile(greeting, []byte("Happy new year, {{.Customer.Nmae}}! Reply STOP to opt out\n"), 0o644)
+
+	var out, errOut lockedBuffer
+	code := run(context.Background(), []string{"--config", configDir, "--templates", tmplDir, "validate"}, nil, &out, &errOut, func(string) string { return "" })
+	want := campaign + `:12:14: send_window: "21:00-09:00" ends before it starts (if you mean overnight, write "21:00-09:00 overnight"; for the day, "09:00-21:00")` + "\n" +
+		newProduct + `:3:5: function "cupon" not defined` + "\n" +
+		greeting + `:1:28: {{.Customer.Nmae}}: can't evaluate field Nmae in type templates.Customer (campaign spring-festival)` + "\n" +
+		"1 error in " + configDir + ", 2 errors in " + tmplDir + "\n"
+	if code != 1 || errOut.String() != want || out.String() != "" {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out.String(), errOut.String(), want)
 	}
 }

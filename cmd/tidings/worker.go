@@ -177,34 +177,102 @@ func (a *app) loadCampaigns() (*campaigns.Config, error) {
 }
 
 // load is loadAll without the printing, for a reload to log the problems.
+// It reports the problems of its three stages together, the configuration,
+// the templates' parsing and their rendering for a sample customer, so that
+// one run of validate lists them all: a campaign file with an error still
+// has its templates checked, and a template that does not parse hides no
+// other one's render errors. Any problem is an error; what was loaded is
+// then never used.
 func (a *app) load() (*campaigns.Config, *templates.Set, error) {
-	cfg, err := a.loadCampaigns()
-	if err != nil {
+	cfg, err := campaigns.LoadPartial(a.configDir, a.templatesDir)
+	var cfgErrs campaigns.Errors
+	if err != nil && !errors.As(err, &cfgErrs) {
 		return nil, nil, err
 	}
-	tmpl, err := templates.Load(a.templatesDir)
+	tmpl, err := templates.LoadPartial(a.templatesDir)
+	var tmplErrs []error
 	if err != nil {
-		return nil, nil, &loadError{problems: []error{err}, summary: "templates in " + a.templatesDir + " do not parse"}
+		var joined interface{ Unwrap() []error }
+		if errors.As(err, &joined) {
+			tmplErrs = joined.Unwrap()
+		} else {
+			tmplErrs = []error{err} // the folder cannot be read
+		}
 	}
-	var errs []error
-	for _, name := range cfg.CampaignNames() {
-		// The campaign, and each product follow-up with its own template.
-		for _, c := range cfg.Campaigns[name].Variants() {
+	if cfg != nil && tmpl != nil {
+		tmplErrs = append(tmplErrs, checkTemplates(cfg, tmpl)...)
+	}
+	if len(cfgErrs) == 0 && len(tmplErrs) == 0 {
+		return cfg, tmpl, nil
+	}
+	le := &loadError{}
+	var counts []string
+	if n := len(cfgErrs); n > 0 {
+		for _, e := range cfgErrs {
+			le.problems = append(le.problems, e)
+		}
+		counts = append(counts, fmt.Sprintf("%d %s in %s", n, plural(n, "error", "errors"), a.configDir))
+	}
+	if n := len(tmplErrs); n > 0 {
+		le.problems = append(le.problems, tmplErrs...)
+		counts = append(counts, fmt.Sprintf("%d %s in %s", n, plural(n, "error", "errors"), a.templatesDir))
+	}
+	le.summary = strings.Join(counts, ", ")
+	return nil, nil, le
+}
+
+// checkTemplates renders every campaign's templates (and each product
+// follow-up's) for a sample customer, with the campaign's channels and
+// coupon. A template several campaigns share fails the same way for each:
+// its error is listed once, naming them all. A template the Set lacks was
+// reported by the configuration's loader, or did not parse.
+func checkTemplates(cfg *campaigns.Config, tmpl *templates.Set) []error {
+	var order []string
+	users := map[string][]string{}
+	errs := map[string]error{}
+	add := func(err error, campaign string) {
+		key := err.Error()
+		if _, seen := errs[key]; !seen {
+			order = append(order, key)
+			errs[key] = err
+		}
+		if !slices.Contains(users[key], campaign) {
+			users[key] = append(users[key], campaign)
+		}
+	}
+	for _, key := range cfg.CampaignNames() {
+		for _, c := range cfg.Campaigns[key].Variants() {
+			if !tmpl.Has(c.Template) {
+				continue
+			}
+			name := c.Name
+			if name == "" {
+				name = "in " + c.File // its name was in error
+			}
 			checked := tmpl.Check(c.Template, c.Channels, c.Gift != nil && c.Gift.Coupon != nil)
 			for _, err := range checked {
-				errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
+				add(err, name)
 			}
 			if len(checked) == 0 && slices.Contains(c.Channels, channels.SMS) {
 				for _, err := range checkSMS(cfg.Settings.Channels.SMS, c, tmpl) {
-					errs = append(errs, fmt.Errorf("%s: campaign %s: %w", c.File, c.Name, err))
+					add(fmt.Errorf("%s: campaign %s: %w", c.File, name, err), name)
 				}
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return nil, nil, &loadError{problems: errs, summary: fmt.Sprintf("%d template %s", len(errs), plural(len(errs), "error", "errors"))}
+	out := make([]error, 0, len(order))
+	for _, key := range order {
+		err, names := errs[key], users[key]
+		var te *templates.Error
+		if !errors.As(err, &te) {
+			out = append(out, err) // names its campaign already
+			continue
+		}
+		// The file's own error, and the campaigns it fails for: one
+		// without a coupon fails where another with one does not.
+		out = append(out, fmt.Errorf("%w (%s %s)", err, plural(len(names), "campaign", "campaigns"), strings.Join(names, ", ")))
 	}
-	return cfg, tmpl, nil
+	return out
 }
 
 // checkSMS renders the campaign's SMS in every locale it has for a sample
