@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -20,7 +22,7 @@ import (
 
 func (a *app) sendCommand() *cobra.Command {
 	var occurrence string
-	var dryRun bool
+	var dryRun, force bool
 	cmd := &cobra.Command{
 		Use:   "send CAMPAIGN",
 		Short: "Enqueue an occurrence of a campaign now (or --dry-run: counts and sample messages)",
@@ -28,18 +30,27 @@ func (a *app) sendCommand() *cobra.Command {
 occurrence key names the run; enqueuing the same key twice is a no-op, and no
 customer ever gets the same occurrence twice. The default key is today's date
 in the campaign's zone for holiday and birthday campaigns (a birthday campaign
-gives one gift per customer per year) and "once" for a product launch.
+gives one gift per customer per year) and "once" for a product launch; a
+launch's follow-ups are follow-up-1, follow-up-2, ...
+
+The occurrence must be one of the campaign's fires: one its schedule produces
+in the last 7 days (a fire the scheduler missed) or the next 400 days (sent
+early), or one it has a run of. Any other is refused with the campaign's next
+fires, unless --force; a key that cannot name a run of the campaign's kind (a
+follow-up it does not have, a holiday run that is not a date) is refused even
+with --force.
 
 With --dry-run nothing is enqueued or sent: it prints how many customers the
-campaign selects, how many each channel reaches, and the messages of the
+occurrence selects, how many each channel reaches, and the messages of the
 first few customers.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.send(cmd.Context(), args[0], occurrence, dryRun)
+			return a.send(cmd.Context(), args[0], occurrence, dryRun, force)
 		},
 	}
 	cmd.Flags().StringVar(&occurrence, "occurrence", "", "occurrence key (default: see above)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count and render, send nothing")
+	cmd.Flags().BoolVar(&force, "force", false, "send an occurrence that is not one of the campaign's fires")
 	return cmd
 }
 
@@ -51,7 +62,7 @@ func (a *app) campaignNamed(cfg *campaigns.Config, name string) (*campaigns.Camp
 	return c, nil
 }
 
-func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) error {
+func (a *app) send(ctx context.Context, name, occurrence string, dryRun, force bool) error {
 	cfg, tmpl, err := a.loadAll()
 	if err != nil {
 		return err
@@ -63,13 +74,46 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 	if occurrence == "" {
 		occurrence = delivery.DefaultOccurrence(c, a.now())
 	}
+	// The store is opened only when the occurrence is not a fire and its
+	// runs must be looked up: a plain send needs only Redis.
+	var db *store.DB
+	defer func() {
+		if db != nil {
+			db.Close()
+		}
+	}()
+	openStore := func(ctx context.Context) (*store.DB, error) {
+		if db == nil {
+			var err error
+			if db, err = a.openStore(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return db, nil
+	}
+	exists := func(ctx context.Context, campaign, occurrence string) (bool, error) {
+		db, err := openStore(ctx)
+		if err != nil {
+			return false, err
+		}
+		return runExists(ctx, db, campaign, occurrence)
+	}
+	if err := delivery.CheckOccurrence(ctx, c, occurrence, a.now(), exists, force); err != nil {
+		var oe *delivery.OccurrenceError
+		if errors.As(err, &oe) && !oe.Malformed {
+			return &exitError{code: 1, msg: err.Error() + "\nsend one of them with --occurrence, or add --force to send " + strconv.Quote(occurrence) + " anyway"}
+		}
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	if force {
+		a.log.Warn("sending an occurrence by --force", "campaign", c.Name, "occurrence", occurrence)
+	}
 	if dryRun {
-		db, err := a.openStore(ctx)
+		db, err := openStore(ctx)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		if err := a.printAudience(ctx, cfg, db, name, 0, a.now()); err != nil {
+		if err := a.printAudience(ctx, cfg, db, name, occurrence, 0, a.now()); err != nil {
 			return err
 		}
 		return a.previewFirst(ctx, cfg, tmpl, db, c, occurrence, 3)
@@ -101,6 +145,15 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 	}
 	fmt.Fprintf(a.stdout, "enqueued %s; follow it with `tidings runs %s`\n", id, c.Name)
 	return nil
+}
+
+// runExists reports whether the campaign has a run of the occurrence.
+func runExists(ctx context.Context, db *store.DB, campaign, occurrence string) (bool, error) {
+	_, err := db.GetRun(ctx, campaign, occurrence)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // previewFirst renders the messages of the first n customers of the
@@ -171,6 +224,11 @@ func (a *app) previewCommand() *cobra.Command {
 			}
 			if occurrence == "" {
 				occurrence = delivery.DefaultOccurrence(c, a.now())
+			}
+			// Forced: a preview sends nothing, so any well-formed key will
+			// do, but follow-up-9 must not quietly preview the launch.
+			if err := delivery.CheckOccurrence(ctx, c, occurrence, a.now(), nil, true); err != nil {
+				return &exitError{code: 1, msg: err.Error()}
 			}
 			db, err := a.openStore(ctx)
 			if err != nil {
