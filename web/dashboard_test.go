@@ -323,7 +323,7 @@ var nextPage = regexp.MustCompile(`<a href="([^"]+)" id="next-page">`)
 
 func TestDryRun(t *testing.T) {
 	b := setup(t, store.SQLite)
-	b.now = december // a day with a next fire to dry-run
+	b.now = december     // a day with a next fire to dry-run
 	b.addCustomers(t, 8) // SMS consent for 6
 	got := b.do(t, admin("POST", "/campaigns/greeting/dry-run", url.Values{}))
 	if got.code != 200 {
