@@ -354,34 +354,34 @@ func (s *Server) confirmSend(w http.ResponseWriter, r *http.Request, p *principa
 		return
 	}
 	var err error
-	if body.Audience, body.Reach, _, err = s.count(ctx, c.ForRun(occ), now); err != nil {
+	if body.Audience, body.Reach, err = s.count(ctx, c.ForRun(occ), now); err != nil {
 		s.serverError(w, r, p, err)
 		return
 	}
 	s.render(w, r, http.StatusOK, "confirm.html", s.page(p, "Send "+c.Name+" "+occ+"?", body))
 }
 
-// count evaluates a run's audience now: how many it selects, how many each
-// channel reaches, and the compiled audience to page.
-func (s *Server) count(ctx context.Context, c *campaigns.Campaign, now time.Time) (int64, []reach, store.Audience, error) {
+// count evaluates a run's audience now: how many it selects and how many
+// each channel reaches.
+func (s *Server) count(ctx context.Context, c *campaigns.Campaign, now time.Time) (int64, []reach, error) {
 	opts := store.AudienceOptions{Now: now, DefaultZone: c.Schedule.Location}
 	aud, err := s.store.Compile(ctx, c.Condition(), opts)
 	if err != nil {
-		return 0, nil, store.Audience{}, err
+		return 0, nil, err
 	}
 	n, err := s.store.CountAudience(ctx, aud)
 	if err != nil {
-		return 0, nil, store.Audience{}, err
+		return 0, nil, err
 	}
 	var rs []reach
 	for _, ch := range c.Channels {
 		k, err := s.store.CountReachable(ctx, c.Condition(), ch, opts)
 		if err != nil {
-			return 0, nil, store.Audience{}, err
+			return 0, nil, err
 		}
 		rs = append(rs, reach{Channel: ch, N: k})
 	}
-	return n, rs, aud, nil
+	return n, rs, nil
 }
 
 // dryRunPage is what a dry run found: the audience, who each channel
@@ -435,9 +435,8 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 	if named, _ := c.IsFollowUpRun(occ); named {
 		body.FollowUp = true
 	}
-	var aud store.Audience
 	var err error
-	if body.Audience, body.Reach, aud, err = s.count(ctx, c, now); err != nil {
+	if body.Audience, body.Reach, err = s.count(ctx, c, now); err != nil {
 		s.serverError(w, r, p, err)
 		return
 	}
@@ -446,7 +445,14 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	if s.templates != nil {
-		cs, err := s.store.AudiencePage(ctx, aud, 0, 3)
+		// The samples are of customers who would get a message, on the
+		// channel they would get it on.
+		receivable, err := s.store.Compile(ctx, delivery.ReceivableAudience(c), store.AudienceOptions{Now: now, DefaultZone: c.Schedule.Location})
+		if err != nil {
+			s.serverError(w, r, p, err)
+			return
+		}
+		cs, err := s.store.AudiencePage(ctx, receivable, 0, 3)
 		if err != nil {
 			s.serverError(w, r, p, err)
 			return
@@ -454,7 +460,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 		tmpl := s.templates()
 		pl := &delivery.Pipeline{Config: s.config, Signer: s.signer}
 		for _, cu := range cs {
-			for _, ch := range c.Channels {
+			for _, ch := range delivery.ChannelsFor(c, cu) {
 				addr, _ := delivery.Contact(cu, ch)
 				sm := sample{Customer: cu.ExternalID + " " + cu.Name, Channel: ch, Address: addr}
 				data := pl.TemplateData(c, delivery.LedgerOccurrence(c, body.Occurrence), cu, ch, now)

@@ -323,22 +323,40 @@ var nextPage = regexp.MustCompile(`<a href="([^"]+)" id="next-page">`)
 
 func TestDryRun(t *testing.T) {
 	b := setup(t, store.SQLite)
-	b.now = december     // a day with a next fire to dry-run
-	b.addCustomers(t, 8) // SMS consent for 6
+	b.now = december // a day with a next fire to dry-run
+	cs := b.addCustomers(t, 8)
+	// SMS consent for 5 of 8 (not C002, C004, C008): delivery: first
+	// emails those. C001 has no address at all.
+	cs[1].SMSConsent = customer.Consent{}
+	if err := b.db.UpsertCustomers(context.Background(), cs[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.SQL().Exec("UPDATE customers SET email = NULL, phone = NULL WHERE external_id = 'C001'"); err != nil {
+		t.Fatal(err)
+	}
 	got := b.do(t, admin("POST", "/campaigns/greeting/dry-run", url.Values{}))
 	if got.code != 200 {
 		t.Fatalf("dry run: %d\n%s", got.code, got.body)
 	}
 	for _, want := range []string{
 		`<dd id="audience">8 of 8 customers</dd>`,
-		"<dt>Reachable by sms</dt><dd>6 ",
-		"<dt>Reachable by email</dt><dd>8 ",
-		"Hi Customer 1, happy new year from Test Tea. Reply STOP to opt out",
-		"Subject: Happy new year, Customer 1",
+		"<dt>Reachable by sms</dt><dd>4 ",
+		"<dt>Reachable by email</dt><dd>7 ",
+		"<h3>email to C002 Customer 2 ",
+		"Subject: Happy new year, Customer 2",
 		"Unsubscribe: " + publicURL + "/u/",
+		"<h3>sms to C003 Customer 3 ",
+		"Hi Customer 3, happy new year from Test Tea. Reply STOP to opt out",
+		"<h3>email to C004 Customer 4 ",
 	} {
 		if !strings.Contains(got.body, want) {
 			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	// Under delivery: first, one channel each; no one without an address.
+	for _, not := range []string{"C001", "sms to C002", "email to C003", "sms to C004"} {
+		if strings.Contains(got.body, not) {
+			t.Errorf("dry run shows %q", not)
 		}
 	}
 	if t.Failed() {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
@@ -157,10 +158,11 @@ func runExists(ctx context.Context, db *store.DB, campaign, occurrence string) (
 }
 
 // previewFirst renders the messages of the first n customers of the
-// campaign's audience, as the batch handler would.
+// campaign's audience who would get one, on the channels they would get
+// it on, as the batch handler would.
 func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, c *campaigns.Campaign, occurrence string, n int) error {
 	c = c.ForRun(occurrence) // a follow-up: its template and audience
-	aud, err := db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: a.now(), DefaultZone: c.Schedule.Location})
+	aud, err := db.Compile(ctx, delivery.ReceivableAudience(c), store.AudienceOptions{Now: a.now(), DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
 	}
@@ -169,7 +171,7 @@ func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *tem
 		return err
 	}
 	for _, cu := range cs {
-		if err := a.previewCustomer(cfg, tmpl, c, occurrence, cu); err != nil {
+		if err := a.previewChannels(cfg, tmpl, c, occurrence, cu, delivery.ChannelsFor(c, cu)); err != nil {
 			return err
 		}
 	}
@@ -177,11 +179,17 @@ func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *tem
 }
 
 // previewCustomer prints a customer's message on each channel the
-// campaign lists, whether or not the customer can receive it.
+// campaign lists, whether or not the customer can receive it: a preview
+// of one customer is for checking the templates.
 func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *campaigns.Campaign, occurrence string, cu customer.Customer) error {
+	return a.previewChannels(cfg, tmpl, c, occurrence, cu, c.ForRun(occurrence).Channels)
+}
+
+// previewChannels prints a customer's message on the channels given.
+func (a *app) previewChannels(cfg *campaigns.Config, tmpl *templates.Set, c *campaigns.Campaign, occurrence string, cu customer.Customer, chans []string) error {
 	c = c.ForRun(occurrence)
 	p := &delivery.Pipeline{Config: func() *campaigns.Config { return cfg }, Signer: a.signer()}
-	for _, ch := range c.Channels {
+	for _, ch := range chans {
 		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, a.now())
 		msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
 		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, addressOf(cu, ch), dash(cu.Locale))
@@ -199,6 +207,83 @@ func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *cam
 		}
 	}
 	return nil
+}
+
+// whyNot says which audience condition a customer fails and, for a test
+// on one of their fields, what that field holds: "tier is restricted
+// (segment loyal-members wants tier in gold, key)".
+func whyNot(c *campaigns.Campaign, cu customer.Customer, u store.Unmet) string {
+	who := "segment " + u.Segment
+	if u.Segment == "" {
+		who = c.Name
+	}
+	want := who + " wants " + campaigns.Describe(u.Cond)
+	field := campaigns.Field(u.Cond)
+	if field == "" || strings.HasPrefix(field, "attributes.") {
+		return want
+	}
+	return fmt.Sprintf("%s is %s (%s)", field, fieldValue(cu, field), want)
+}
+
+// fieldValue is a customer's value of a segment field, as a person reads it.
+func fieldValue(cu customer.Customer, field string) string {
+	var v string
+	date := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02 15:04 MST")
+	}
+	switch field {
+	case "id":
+		v = strconv.FormatInt(cu.ID, 10)
+	case "external_id":
+		v = cu.ExternalID
+	case "name":
+		v = cu.Name
+	case "email":
+		v = cu.Email
+	case "phone":
+		v = cu.Phone
+	case "locale":
+		v = cu.Locale
+	case "timezone":
+		v = cu.TimeZone
+	case "tier":
+		v = string(cu.Tier)
+	case "tags":
+		v = strings.Join(cu.Tags, ", ")
+	case "birthday", "birth_month", "birth_day", "birth_year":
+		if !cu.Birthday.IsZero() {
+			v = fmt.Sprintf("%02d-%02d", cu.Birthday.Month, cu.Birthday.Day)
+			if cu.Birthday.Year != 0 {
+				v = fmt.Sprintf("%d-%s", cu.Birthday.Year, v)
+			}
+		}
+	case "consent.email":
+		v = strconv.FormatBool(cu.EmailConsent.Granted)
+	case "consent.email_at":
+		v = date(cu.EmailConsent.At)
+	case "consent.sms":
+		v = strconv.FormatBool(cu.SMSConsent.Granted)
+	case "consent.sms_at":
+		v = date(cu.SMSConsent.At)
+	case "created_at":
+		v = date(cu.CreatedAt)
+	case "last_purchase_at":
+		v = date(cu.LastPurchase)
+		if v == "" {
+			v = "never"
+		}
+	case "purchase_count":
+		v = strconv.Itoa(cu.PurchaseCount)
+	case "total_spent":
+		v = strconv.FormatFloat(cu.TotalSpent, 'f', -1, 64)
+	}
+	if v == "" {
+		return "not set"
+	}
+	return v
 }
 
 func addressOf(c customer.Customer, channel string) string {
@@ -241,6 +326,23 @@ func (a *app) previewCommand() *cobra.Command {
 			cu, err := db.CustomerByExternalID(ctx, ext)
 			if err != nil {
 				return fmt.Errorf("customer %q: %w", ext, err)
+			}
+			run := c.ForRun(occurrence)
+			unmet, err := db.Unmet(ctx, run.Condition(), store.AudienceOptions{Now: a.now(), DefaultZone: c.Schedule.Location}, cu.ID)
+			if err != nil {
+				return err
+			}
+			if len(unmet) > 0 {
+				what := c.Name
+				if named, _ := c.IsFollowUpRun(occurrence); named {
+					what += " " + occurrence
+				}
+				reasons := make([]string, len(unmet))
+				for i, u := range unmet {
+					reasons[i] = whyNot(c, cu, u)
+				}
+				fmt.Fprintf(a.stdout, "customer %s is not in the audience of %s: %s\n(below: what they would get if they were)\n",
+					cu.ExternalID, what, strings.Join(reasons, "; "))
 			}
 			return a.previewCustomer(cfg, tmpl, c, occurrence, cu)
 		},
