@@ -130,15 +130,9 @@ func malformed(c *campaigns.Campaign, occurrence string) string {
 			return fmt.Sprintf("names a follow-up it does not have (follow_ups lists %d)", len(c.FollowUps))
 		}
 	}
+	// A product campaign's other keys are new runs of its launch: --force
+	// may send one (a second mailing, to the whole audience again).
 	switch c.Kind {
-	case campaigns.KindProduct:
-		if occurrence != campaigns.LaunchOccurrence {
-			var keys []string
-			for i := range c.FollowUps {
-				keys = append(keys, campaigns.FollowUpOccurrence(i+1))
-			}
-			return fmt.Sprintf("is not a run of a product campaign: its runs are %s", strings.Join(append([]string{campaigns.LaunchOccurrence}, keys...), ", "))
-		}
 	case campaigns.KindHoliday, campaigns.KindBirthday:
 		// The run's date is its key: the ledger (a birthday's year), the
 		// send window's anchor and the templates read it.
