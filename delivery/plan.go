@@ -274,3 +274,36 @@ func Contact(cu customer.Customer, channel string) (address string, consent bool
 	}
 	return "", false
 }
+
+// addressFields are the segment fields of each channel's address.
+var addressFields = map[string]string{channels.Email: "email", channels.SMS: "phone"}
+
+// ReceivableAudience is a run's audience narrowed to the customers with an
+// address and consent on at least one of its channels: those a dry run
+// shows messages of. (Suppressions and frequency caps are left to plan.)
+func ReceivableAudience(c *campaigns.Campaign) campaigns.Condition {
+	var either []campaigns.Condition
+	for _, ch := range c.Channels {
+		either = append(either, &campaigns.All{Of: []campaigns.Condition{
+			&campaigns.Compare{Field: "consent." + ch, Type: campaigns.TypeBool, Op: campaigns.OpEq, Value: true},
+			&campaigns.Compare{Field: addressFields[ch], Type: campaigns.TypeString, Op: campaigns.OpExists, Value: true},
+		}})
+	}
+	return &campaigns.All{Of: []campaigns.Condition{c.Condition(), &campaigns.Any{Of: either}}}
+}
+
+// ChannelsFor returns the channels a customer would get a run on, by
+// address and consent as plan decides them: under delivery: first the
+// first such channel, under delivery: all every one.
+func ChannelsFor(c *campaigns.Campaign, cu customer.Customer) []string {
+	var out []string
+	for _, ch := range c.Channels {
+		if address, granted := Contact(cu, ch); address != "" && granted {
+			if c.Delivery == campaigns.DeliveryFirst {
+				return []string{ch}
+			}
+			out = append(out, ch)
+		}
+	}
+	return out
+}

@@ -40,7 +40,7 @@ type campaignView struct {
 	Priority          string
 	Next              []fireView // the next few fires
 	Last              *runView   // the latest run
-	DefaultRun        string     // the occurrence "send now" sends
+	DefaultRun        string     // the occurrence "send now" offers: today's fire or the next
 }
 
 type fireView struct{ At, Occurrence string }
@@ -49,7 +49,7 @@ func (s *Server) campaignView(c *campaigns.Campaign, fires int) campaignView {
 	v := campaignView{
 		Name: c.Name, Description: c.Description, Kind: string(c.Kind), Zone: c.Schedule.TimeZone, Enabled: c.Enabled,
 		Channels: strings.Join(c.Channels, ", "), Delivery: c.Delivery, Template: c.Template, Priority: c.Priority,
-		DefaultRun: delivery.DefaultOccurrence(c, s.now()),
+		DefaultRun: delivery.NextOccurrence(c, s.now()),
 	}
 	if c.Audience != nil {
 		v.Segment = c.Audience.Name
@@ -238,7 +238,66 @@ var taskStates = []string{"active", "pending", "scheduled", "retry", "archived",
 // like: letters, digits, '.', '_' and '-', as the generated keys are.
 var occurrenceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// sendNow enqueues an occurrence, as `tidings send` does.
+// formOccurrence is the occurrence a send or dry-run form names (by
+// default the one the campaign page offers), checked as `tidings send`
+// checks it. When it may not be sent, the campaign page is shown again with
+// the reason and ok is false.
+func (s *Server) formOccurrence(w http.ResponseWriter, r *http.Request, p *principal, c *campaigns.Campaign) (occ string, ok bool) {
+	now := s.now()
+	occ = strings.TrimSpace(r.PostFormValue("occurrence"))
+	if occ == "" {
+		occ = delivery.NextOccurrence(c, now)
+	}
+	if !occurrenceRe.MatchString(occ) {
+		s.renderCampaign(w, r, p, http.StatusBadRequest, "",
+			fmt.Sprintf("Occurrence %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (for example %s).", occ, delivery.NextOccurrence(c, now)), occ)
+		return "", false
+	}
+	exists := func(ctx context.Context, campaign, occurrence string) (bool, error) {
+		_, err := s.store.GetRun(ctx, campaign, occurrence)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	err := delivery.CheckOccurrence(r.Context(), c, occ, now, exists, false)
+	var oe *delivery.OccurrenceError
+	switch {
+	case errors.As(err, &oe):
+		msg := "Occurrence " + occ + " " + oe.Reason + "."
+		if f := oe.Fires(); f != "" {
+			msg += " " + strings.ToUpper(f[:1]) + f[1:] + "."
+		}
+		if !oe.Malformed {
+			// Off-schedule sends are deliberate acts, kept out of a
+			// two-click form: the command line's --force logs who forced
+			// what.
+			msg += " To send an occurrence off the schedule, use `tidings send " + c.Name + " --occurrence " + occ + " --force`."
+		}
+		s.renderCampaign(w, r, p, http.StatusBadRequest, "", msg, occ)
+		return "", false
+	case err != nil:
+		s.serverError(w, r, p, err)
+		return "", false
+	}
+	return occ, true
+}
+
+// confirmPage asks to confirm a send: the occurrence, when it is due and
+// whom it would reach.
+type confirmPage struct {
+	Campaign   campaignView
+	Occurrence string
+	Due        string // when the schedule fires it, "" for a run off it
+	Early      bool   // due later than now: sending now sends it early
+	Audience   int64
+	Reach      []reach
+	Earlier    bool // it has a run already: this enqueues it again
+}
+
+// sendNow enqueues an occurrence, as `tidings send` does, after a
+// confirmation: the first post shows what would be sent to how many, and
+// only a post that confirms that same occurrence enqueues it.
 func (s *Server) sendNow(w http.ResponseWriter, r *http.Request, p *principal) {
 	name := r.PathValue("name")
 	c := s.config().Campaigns[name]
@@ -246,13 +305,12 @@ func (s *Server) sendNow(w http.ResponseWriter, r *http.Request, p *principal) {
 		s.notFound(w, r, p, fmt.Sprintf("There is no campaign named %q in the configuration.", name))
 		return
 	}
-	occ := strings.TrimSpace(r.PostFormValue("occurrence"))
-	if occ == "" {
-		occ = delivery.DefaultOccurrence(c, s.now())
+	occ, ok := s.formOccurrence(w, r, p, c)
+	if !ok {
+		return
 	}
-	if !occurrenceRe.MatchString(occ) {
-		s.renderCampaign(w, r, p, http.StatusBadRequest, "",
-			fmt.Sprintf("Occurrence %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (for example %s).", occ, delivery.DefaultOccurrence(c, s.now())), occ)
+	if r.PostFormValue("confirm") != occ {
+		s.confirmSend(w, r, p, c, occ)
 		return
 	}
 	ok, err := delivery.EnqueueRun(r.Context(), s.client, c, occ)
@@ -279,11 +337,59 @@ func (s *Server) sendNow(w http.ResponseWriter, r *http.Request, p *principal) {
 	http.Redirect(w, r, "/campaigns/"+url.PathEscape(name)+"?"+q.Encode(), http.StatusSeeOther)
 }
 
+// confirmSend shows the confirmation of a send.
+func (s *Server) confirmSend(w http.ResponseWriter, r *http.Request, p *principal, c *campaigns.Campaign, occ string) {
+	ctx, now := r.Context(), s.now()
+	body := confirmPage{Campaign: s.campaignView(c, 1), Occurrence: occ}
+	for _, f := range scheduler.Scheduled(c, now.Add(-delivery.RecentFires), now.Add(delivery.UpcomingFires), 0) {
+		if f.Occurrence == occ {
+			body.Due, body.Early = f.At.In(c.Schedule.Location).Format(timeLayout), f.At.After(now)
+			break
+		}
+	}
+	if _, err := s.store.GetRun(ctx, c.Name, occ); err == nil {
+		body.Earlier = true
+	} else if !errors.Is(err, store.ErrNotFound) {
+		s.serverError(w, r, p, err)
+		return
+	}
+	var err error
+	if body.Audience, body.Reach, err = s.count(ctx, c.ForRun(occ), now); err != nil {
+		s.serverError(w, r, p, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "confirm.html", s.page(p, "Send "+c.Name+" "+occ+"?", body))
+}
+
+// count evaluates a run's audience now: how many it selects and how many
+// each channel reaches.
+func (s *Server) count(ctx context.Context, c *campaigns.Campaign, now time.Time) (int64, []reach, error) {
+	opts := store.AudienceOptions{Now: now, DefaultZone: c.Schedule.Location}
+	aud, err := s.store.Compile(ctx, c.Condition(), opts)
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := s.store.CountAudience(ctx, aud)
+	if err != nil {
+		return 0, nil, err
+	}
+	var rs []reach
+	for _, ch := range c.Channels {
+		k, err := s.store.CountReachable(ctx, c.Condition(), ch, opts)
+		if err != nil {
+			return 0, nil, err
+		}
+		rs = append(rs, reach{Channel: ch, N: k})
+	}
+	return n, rs, nil
+}
+
 // dryRunPage is what a dry run found: the audience, who each channel
 // reaches, and the first customers' messages.
 type dryRunPage struct {
 	Campaign   campaignView
 	Occurrence string
+	FollowUp   bool // the audience is a follow-up's
 	Audience   int64
 	Customers  int64
 	Reach      []reach
@@ -306,7 +412,8 @@ type sample struct {
 	Error    string
 }
 
-// dryRun evaluates the campaign's audience now and renders the first
+// dryRun evaluates the audience of the occurrence the form names (a
+// follow-up's is the launch's non-responders) now and renders the first
 // customers' messages, as `tidings send --dry-run` does. Nothing is
 // enqueued or sent.
 func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -317,16 +424,19 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 		s.notFound(w, r, p, fmt.Sprintf("There is no campaign named %q in the configuration.", name))
 		return
 	}
-	ctx := r.Context()
-	start, now := time.Now(), s.now()
-	body := dryRunPage{Campaign: s.campaignView(c, 1), Occurrence: delivery.DefaultOccurrence(c, now)}
-	opts := store.AudienceOptions{Now: now, DefaultZone: c.Schedule.Location}
-	aud, err := s.store.Compile(ctx, c.Condition(), opts)
-	if err != nil {
-		s.serverError(w, r, p, err)
+	occ, ok := s.formOccurrence(w, r, p, c)
+	if !ok {
 		return
 	}
-	if body.Audience, err = s.store.CountAudience(ctx, aud); err != nil {
+	c = c.ForRun(occ)
+	ctx := r.Context()
+	start, now := time.Now(), s.now()
+	body := dryRunPage{Campaign: s.campaignView(c, 1), Occurrence: occ}
+	if named, _ := c.IsFollowUpRun(occ); named {
+		body.FollowUp = true
+	}
+	var err error
+	if body.Audience, body.Reach, err = s.count(ctx, c, now); err != nil {
 		s.serverError(w, r, p, err)
 		return
 	}
@@ -334,16 +444,15 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 		s.serverError(w, r, p, err)
 		return
 	}
-	for _, ch := range c.Channels {
-		n, err := s.store.CountReachable(ctx, c.Condition(), ch, opts)
+	if s.templates != nil {
+		// The samples are of customers who would get a message, on the
+		// channel they would get it on.
+		receivable, err := s.store.Compile(ctx, delivery.ReceivableAudience(c), store.AudienceOptions{Now: now, DefaultZone: c.Schedule.Location})
 		if err != nil {
 			s.serverError(w, r, p, err)
 			return
 		}
-		body.Reach = append(body.Reach, reach{Channel: ch, N: n})
-	}
-	if s.templates != nil {
-		cs, err := s.store.AudiencePage(ctx, aud, 0, 3)
+		cs, err := s.store.AudiencePage(ctx, receivable, 0, 3)
 		if err != nil {
 			s.serverError(w, r, p, err)
 			return
@@ -351,7 +460,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 		tmpl := s.templates()
 		pl := &delivery.Pipeline{Config: s.config, Signer: s.signer}
 		for _, cu := range cs {
-			for _, ch := range c.Channels {
+			for _, ch := range delivery.ChannelsFor(c, cu) {
 				addr, _ := delivery.Contact(cu, ch)
 				sm := sample{Customer: cu.ExternalID + " " + cu.Name, Channel: ch, Address: addr}
 				data := pl.TemplateData(c, delivery.LedgerOccurrence(c, body.Occurrence), cu, ch, now)

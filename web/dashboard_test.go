@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/web"
@@ -53,6 +54,7 @@ func TestAdminPagesNeedLogin(t *testing.T) {
 
 func TestLoginSessionAndCSRF(t *testing.T) {
 	b := setup(t, store.SQLite)
+	b.now = december // 2027-02-06 is greeting's next fire
 	if got := b.do(t, request{method: "POST", path: "/login", form: url.Values{"username": {"admin"}, "password": {"nope nope nope"}}, html: true}); got.code != 401 ||
 		!strings.Contains(got.body, "Wrong user name or password") {
 		t.Fatalf("wrong password: %d", got.code)
@@ -95,7 +97,7 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 		t.Fatal("a refused send enqueued the run")
 	}
 
-	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}}})
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}, "confirm": {"2027-02-06"}}})
 	if got.code != 303 || got.header.Get("Location") != "/campaigns/greeting?notice=enqueued&run=2027-02-06" {
 		t.Fatalf("send: %d %s\n%s", got.code, got.header.Get("Location"), got.body)
 	}
@@ -106,7 +108,7 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 		t.Errorf("no notice:\n%s", page.body)
 	}
 	// Twice: a no-op, said so.
-	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}}})
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}, "confirm": {"2027-02-06"}}})
 	if page := b.do(t, request{method: "GET", path: got.header.Get("Location"), cookie: session}); !strings.Contains(page.body, "Run 2027-02-06 is already pending: nothing to do.") {
 		t.Errorf("second send: %s\n%s", got.header.Get("Location"), page.body)
 	}
@@ -321,21 +323,40 @@ var nextPage = regexp.MustCompile(`<a href="([^"]+)" id="next-page">`)
 
 func TestDryRun(t *testing.T) {
 	b := setup(t, store.SQLite)
-	b.addCustomers(t, 8) // SMS consent for 6
+	b.now = december // a day with a next fire to dry-run
+	cs := b.addCustomers(t, 8)
+	// SMS consent for 5 of 8 (not C002, C004, C008): delivery: first
+	// emails those. C001 has no address at all.
+	cs[1].SMSConsent = customer.Consent{}
+	if err := b.db.UpsertCustomers(context.Background(), cs[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.SQL().Exec("UPDATE customers SET email = NULL, phone = NULL WHERE external_id = 'C001'"); err != nil {
+		t.Fatal(err)
+	}
 	got := b.do(t, admin("POST", "/campaigns/greeting/dry-run", url.Values{}))
 	if got.code != 200 {
 		t.Fatalf("dry run: %d\n%s", got.code, got.body)
 	}
 	for _, want := range []string{
 		`<dd id="audience">8 of 8 customers</dd>`,
-		"<dt>Reachable by sms</dt><dd>6 ",
-		"<dt>Reachable by email</dt><dd>8 ",
-		"Hi Customer 1, happy new year from Test Tea. Reply STOP to opt out",
-		"Subject: Happy new year, Customer 1",
+		"<dt>Reachable by sms</dt><dd>4 ",
+		"<dt>Reachable by email</dt><dd>7 ",
+		"<h3>email to C002 Customer 2 ",
+		"Subject: Happy new year, Customer 2",
 		"Unsubscribe: " + publicURL + "/u/",
+		"<h3>sms to C003 Customer 3 ",
+		"Hi Customer 3, happy new year from Test Tea. Reply STOP to opt out",
+		"<h3>email to C004 Customer 4 ",
 	} {
 		if !strings.Contains(got.body, want) {
 			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	// Under delivery: first, one channel each; no one without an address.
+	for _, not := range []string{"C001", "sms to C002", "email to C003", "sms to C004"} {
+		if strings.Contains(got.body, not) {
+			t.Errorf("dry run shows %q", not)
 		}
 	}
 	if t.Failed() {
@@ -348,6 +369,152 @@ func TestDryRun(t *testing.T) {
 	}
 	if rs, _ := b.db.Runs(context.Background(), "", 10); len(rs) != 0 {
 		t.Errorf("a dry run recorded runs: %v", rs)
+	}
+}
+
+// december is a day greeting does not fire on, two months before its
+// holiday (2027-02-06 09:00 in Shanghai).
+var december = time.Date(2026, 12, 4, 4, 0, 0, 0, time.UTC)
+
+// loginAdmin logs the admin in with the session cookie a browser has.
+func loginAdmin(t *testing.T, b *bundle) *http.Cookie {
+	t.Helper()
+	got := b.do(t, request{method: "POST", path: "/login", form: url.Values{"username": {"admin"}, "password": {adminPassword}}})
+	for _, c := range got.resp.Cookies() {
+		if c.Name == "tidings_session" {
+			return c
+		}
+	}
+	t.Fatalf("login: %d, no session cookie", got.code)
+	return nil
+}
+
+// "Send now" offers the holiday, not today; its first post shows a
+// confirmation naming the occurrence and its recipients, and only the
+// confirmed post enqueues.
+func TestSendNowConfirms(t *testing.T) {
+	b := setup(t, store.SQLite)
+	b.now = december
+	b.addCustomers(t, 8)
+	session := loginAdmin(t, b)
+	page := b.do(t, request{method: "GET", path: "/campaigns/greeting", cookie: session})
+	if !strings.Contains(page.body, `name="occurrence" value="2027-02-06"`) {
+		t.Errorf("the send-now field does not default to the next fire, 2027-02-06:\n%s", page.body)
+	}
+	token := csrf(t, page.body)
+	inspector := asynq.NewInspector(b.redis.Opt())
+	defer inspector.Close()
+	enqueued := func() bool {
+		_, err := inspector.GetTaskInfo("tidings:normal", delivery.RunTaskID("greeting", "2027-02-06"))
+		return err == nil
+	}
+
+	// The field left as it is: a confirmation, nothing enqueued.
+	got := b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}}})
+	for _, want := range []string{
+		"<h1>Send greeting 2027-02-06?</h1>",
+		`<dd id="occurrence">2027-02-06 <span class="muted">(scheduled for 2027-02-06 09:00 CST: sending now sends it early)</span></dd>`,
+		`<dd id="recipients">8 customers in its audience now</dd>`,
+		"<dt>Reachable by sms</dt><dd>6 ",
+		`<input type="hidden" name="confirm" value="2027-02-06">`,
+		`<input type="hidden" name="csrf" value="` + token + `">`,
+		"Send 2027-02-06 to 8 customers",
+	} {
+		if got.code != 200 || !strings.Contains(got.body, want) {
+			t.Errorf("confirmation (%d) lacks %q", got.code, want)
+		}
+	}
+	if t.Failed() {
+		t.Log(got.body)
+	}
+	if enqueued() {
+		t.Fatal("the first post enqueued the run")
+	}
+	// A confirmation of another occurrence confirms nothing; one without
+	// the token is refused.
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}, "confirm": {"2028-01-26"}}})
+	if got.code != 200 || !strings.Contains(got.body, "Send greeting 2027-02-06?") || enqueued() {
+		t.Errorf("a mismatched confirmation: %d, enqueued %v", got.code, enqueued())
+	}
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"occurrence": {"2027-02-06"}, "confirm": {"2027-02-06"}}})
+	if got.code != 403 || enqueued() {
+		t.Errorf("a confirmation without the CSRF token: %d, enqueued %v", got.code, enqueued())
+	}
+	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"2027-02-06"}, "confirm": {"2027-02-06"}}})
+	if got.code != 303 || got.header.Get("Location") != "/campaigns/greeting?notice=enqueued&run=2027-02-06" || !enqueued() {
+		t.Errorf("confirmed: %d %s, enqueued %v", got.code, got.header.Get("Location"), enqueued())
+	}
+}
+
+// Today's date in December and a typo are refused, confirmed or not,
+// listing the next fires; nothing is enqueued and a dry run of them is
+// refused too.
+func TestSendNowRefusesAnOccurrenceThatIsNotAFire(t *testing.T) {
+	b := setup(t, store.SQLite)
+	b.now = december
+	inspector := asynq.NewInspector(b.redis.Opt())
+	defer inspector.Close()
+	for _, tc := range []struct{ occurrence, want string }{
+		{"2026-12-04", "Occurrence 2026-12-04 is not one of its fires of the last 7 days or the next 400 days, nor a run it has. " +
+			"Its next fires: 2027-02-06 (2027-02-06 09:00 CST). " +
+			"To send an occurrence off the schedule, use `tidings send greeting --occurrence 2026-12-04 --force`."},
+		{"feb-6", "Occurrence feb-6 is not a date (YYYY-MM-DD): a holiday campaign&#39;s runs are named by the date they fire on. Its next fires: 2027-02-06"},
+	} {
+		for _, path := range []string{"/campaigns/greeting/send", "/campaigns/greeting/dry-run"} {
+			got := b.do(t, admin("POST", path, url.Values{"occurrence": {tc.occurrence}, "confirm": {tc.occurrence}}))
+			if got.code != 400 || !strings.Contains(got.body, tc.want) {
+				t.Errorf("POST %s %s: %d, want 400 with %q\n%s", path, tc.occurrence, got.code, tc.want, got.body)
+			}
+			if _, err := inspector.GetTaskInfo("tidings:normal", delivery.RunTaskID("greeting", tc.occurrence)); err == nil {
+				t.Errorf("POST %s %s enqueued it", path, tc.occurrence)
+			}
+		}
+	}
+	// follow-up-9 of a launch with one follow-up is no better.
+	got := b.do(t, admin("POST", "/campaigns/launch/send", url.Values{"occurrence": {"follow-up-9"}, "confirm": {"follow-up-9"}}))
+	if got.code != 400 || !strings.Contains(got.body, "Occurrence follow-up-9 names a follow-up it does not have (follow_ups lists 1).") || strings.Contains(got.body, "--force") {
+		t.Errorf("follow-up-9: %d\n%s", got.code, got.body)
+	}
+}
+
+// A dry run evaluates the occurrence typed: by default the next fire, and
+// for a follow-up, the follow-up's audience (the launch's recipients who
+// have not bought since), not the launch's.
+func TestDryRunOfTheOccurrenceTyped(t *testing.T) {
+	b := setup(t, store.SQLite)
+	b.now = december
+	cs := b.addCustomers(t, 8)
+	got := b.do(t, admin("POST", "/campaigns/greeting/dry-run", url.Values{}))
+	if !strings.Contains(got.body, `<dd id="occurrence">2027-02-06</dd>`) {
+		t.Errorf("default dry run: %d\n%s", got.code, got.body)
+	}
+	b.now = time.Date(2027, 1, 10, 0, 0, 0, 0, time.UTC) // 2028-01-26 is within the next 400 days
+	got = b.do(t, admin("POST", "/campaigns/greeting/dry-run", url.Values{"occurrence": {"2028-01-26"}}))
+	if !strings.Contains(got.body, `<dd id="occurrence">2028-01-26</dd>`) {
+		t.Errorf("dry run of 2028-01-26: %d\n%s", got.code, got.body)
+	}
+
+	// The launch reaches all 8; two buy after it.
+	b.startWorker(t)
+	launch := b.cfg.Campaigns["launch"]
+	if sent := b.runCampaign(t, "launch", "once").Total(store.StatusSent); sent != 8 {
+		t.Fatalf("launch sent %d", sent)
+	}
+	for _, i := range []int{2, 5} {
+		cs[i].LastPurchase = launch.At.Add(time.Hour)
+	}
+	if err := b.db.UpsertCustomers(context.Background(), []customer.Customer{cs[2], cs[5]}); err != nil {
+		t.Fatal(err)
+	}
+	b.now = launch.At.Add(72*time.Hour + time.Minute)
+	got = b.do(t, admin("POST", "/campaigns/launch/dry-run", url.Values{"occurrence": {"follow-up-1"}}))
+	if !strings.Contains(got.body, `<dd id="audience">6 of 8 customers <span class="muted">(the launch's recipients who have not bought since)</span></dd>`) ||
+		strings.Contains(got.body, "C003") || strings.Contains(got.body, "<dt>Reachable by email</dt><dd>8 ") {
+		t.Errorf("follow-up dry run: %d\n%s", got.code, got.body)
+	}
+	got = b.do(t, admin("POST", "/campaigns/launch/dry-run", url.Values{"occurrence": {"once"}}))
+	if !strings.Contains(got.body, `<dd id="audience">8 of 8 customers</dd>`) {
+		t.Errorf("launch dry run: %d\n%s", got.code, got.body)
 	}
 }
 

@@ -52,18 +52,19 @@ func (a *app) audience(ctx context.Context, name string, sample int, now time.Ti
 		return err
 	}
 	defer db.Close()
-	return a.printAudience(ctx, cfg, db, name, sample, now)
+	return a.printAudience(ctx, cfg, db, name, "", sample, now)
 }
 
 // printAudience prints the count, per-channel reach and a sample of the
-// customers a segment or campaign selects.
-func (a *app) printAudience(ctx context.Context, cfg *campaigns.Config, db *store.DB, name string, sample int, now time.Time) error {
+// customers a segment or campaign selects; for a campaign's run (run not
+// ""), its audience: a follow-up's is the launch's non-responders.
+func (a *app) printAudience(ctx context.Context, cfg *campaigns.Config, db *store.DB, name, run string, sample int, now time.Time) error {
 	var cond campaigns.Condition
 	zone := cfg.Settings.DefaultTimeZone
 	var camp *campaigns.Campaign
 	switch {
 	case cfg.Campaigns[name] != nil:
-		camp = cfg.Campaigns[name]
+		camp = cfg.Campaigns[name].ForRun(run)
 		cond, zone = camp.Condition(), camp.Schedule.TimeZone
 	case cfg.Segments[name] != nil:
 		cond = cfg.Segments[name].Where
@@ -90,11 +91,14 @@ func (a *app) printAudience(ctx context.Context, cfg *campaigns.Config, db *stor
 	if err != nil {
 		return err
 	}
-	what := "segment"
+	what := "segment " + name
 	if camp != nil {
-		what = "campaign"
+		what = "campaign " + name
+		if named, _ := camp.IsFollowUpRun(run); named {
+			what += " " + run + " (the launch's recipients who have not bought since)"
+		}
 	}
-	fmt.Fprintf(a.stdout, "%s %s: %d of %d customers\n", what, name, count, total)
+	fmt.Fprintf(a.stdout, "%s: %d of %d customers\n", what, count, total)
 	if camp != nil {
 		for _, ch := range camp.Channels {
 			reach, err := db.CountReachable(ctx, cond, ch, opts)

@@ -178,7 +178,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	c := newCluster(t, 6000)
 	db := c.open(t)
 	first := c.worker(t, concurrency)
-	if code, out, stderr := c.tidings(t, "send", "notice", "--occurrence", "k1"); code != 0 {
+	if code, out, stderr := c.tidings(t, "send", "notice", "--occurrence", "k1", "--force"); code != 0 {
 		t.Fatalf("send: %s %s", out, stderr)
 	}
 	// Kill it once it is well into the run.
@@ -226,7 +226,7 @@ func TestThreeWorkersShareARun(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		c.worker(t, 8)
 	}
-	if code, out, stderr := c.tidings(t, "send", "notice", "--occurrence", "k3"); code != 0 {
+	if code, out, stderr := c.tidings(t, "send", "notice", "--occurrence", "k3", "--force"); code != 0 {
 		t.Fatalf("send: %s %s", out, stderr)
 	}
 	s := c.waitDone(t, db, "k3", 5*time.Minute)
@@ -297,7 +297,7 @@ channels:
 	ln.Close()
 	c.worker(t, 8, "--listen", ops)
 	c.worker(t, 8)
-	if code, out, stderr := c.tidings(t, "send", "texts", "--occurrence", "r"); code != 0 {
+	if code, out, stderr := c.tidings(t, "send", "texts", "--occurrence", "r", "--force"); code != 0 {
 		t.Fatalf("send: %s %s", out, stderr)
 	}
 	s := c.waitCampaign(t, db, "texts", "r", 3*time.Minute)

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
@@ -21,7 +24,7 @@ import (
 
 func (a *app) sendCommand() *cobra.Command {
 	var occurrence string
-	var dryRun bool
+	var dryRun, force bool
 	cmd := &cobra.Command{
 		Use:   "send CAMPAIGN",
 		Short: "Enqueue an occurrence of a campaign now (or --dry-run: counts and sample messages)",
@@ -29,18 +32,27 @@ func (a *app) sendCommand() *cobra.Command {
 occurrence key names the run; enqueuing the same key twice is a no-op, and no
 customer ever gets the same occurrence twice. The default key is today's date
 in the campaign's zone for holiday and birthday campaigns (a birthday campaign
-gives one gift per customer per year) and "once" for a product launch.
+gives one gift per customer per year) and "once" for a product launch; a
+launch's follow-ups are follow-up-1, follow-up-2, ...
+
+The occurrence must be one of the campaign's fires: one its schedule produces
+in the last 7 days (a fire the scheduler missed) or the next 400 days (sent
+early), or one it has a run of. Any other is refused with the campaign's next
+fires, unless --force; a key that cannot name a run of the campaign's kind (a
+follow-up it does not have, a holiday run that is not a date) is refused even
+with --force.
 
 With --dry-run nothing is enqueued or sent: it prints how many customers the
-campaign selects, how many each channel reaches, and the messages of the
+occurrence selects, how many each channel reaches, and the messages of the
 first few customers.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.send(cmd.Context(), args[0], occurrence, dryRun)
+			return a.send(cmd.Context(), args[0], occurrence, dryRun, force)
 		},
 	}
 	cmd.Flags().StringVar(&occurrence, "occurrence", "", "occurrence key (default: see above)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count and render, send nothing")
+	cmd.Flags().BoolVar(&force, "force", false, "send an occurrence that is not one of the campaign's fires")
 	return cmd
 }
 
@@ -60,7 +72,7 @@ func (a *app) campaignNamed(cfg *campaigns.Config, name string) (*campaigns.Camp
 	return c, nil
 }
 
-func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) error {
+func (a *app) send(ctx context.Context, name, occurrence string, dryRun, force bool) error {
 	cfg, tmpl, err := a.loadAll()
 	if err != nil {
 		return err
@@ -72,13 +84,46 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 	if occurrence == "" {
 		occurrence = delivery.DefaultOccurrence(c, a.now())
 	}
+	// The store is opened only when the occurrence is not a fire and its
+	// runs must be looked up: a plain send needs only Redis.
+	var db *store.DB
+	defer func() {
+		if db != nil {
+			db.Close()
+		}
+	}()
+	openStore := func(ctx context.Context) (*store.DB, error) {
+		if db == nil {
+			var err error
+			if db, err = a.openStore(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return db, nil
+	}
+	exists := func(ctx context.Context, campaign, occurrence string) (bool, error) {
+		db, err := openStore(ctx)
+		if err != nil {
+			return false, err
+		}
+		return runExists(ctx, db, campaign, occurrence)
+	}
+	if err := delivery.CheckOccurrence(ctx, c, occurrence, a.now(), exists, force); err != nil {
+		var oe *delivery.OccurrenceError
+		if errors.As(err, &oe) && !oe.Malformed {
+			return &exitError{code: 1, msg: err.Error() + "\nsend one of them with --occurrence, or add --force to send " + strconv.Quote(occurrence) + " anyway"}
+		}
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	if force {
+		a.log.Warn("sending an occurrence by --force", "campaign", c.Name, "occurrence", occurrence)
+	}
 	if dryRun {
-		db, err := a.openStore(ctx)
+		db, err := openStore(ctx)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		if err := a.printAudience(ctx, cfg, db, name, 0, a.now()); err != nil {
+		if err := a.printAudience(ctx, cfg, db, name, occurrence, 0, a.now()); err != nil {
 			return err
 		}
 		return a.previewFirst(ctx, cfg, tmpl, db, c, occurrence, 3)
@@ -112,11 +157,21 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun bool) er
 	return nil
 }
 
+// runExists reports whether the campaign has a run of the occurrence.
+func runExists(ctx context.Context, db *store.DB, campaign, occurrence string) (bool, error) {
+	_, err := db.GetRun(ctx, campaign, occurrence)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // previewFirst renders the messages of the first n customers of the
-// campaign's audience, as the batch handler would.
+// campaign's audience who would get one, on the channels they would get
+// it on, as the batch handler would.
 func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *templates.Set, db *store.DB, c *campaigns.Campaign, occurrence string, n int) error {
 	c = c.ForRun(occurrence) // a follow-up: its template and audience
-	aud, err := db.Compile(ctx, c.Condition(), store.AudienceOptions{Now: a.now(), DefaultZone: c.Schedule.Location})
+	aud, err := db.Compile(ctx, delivery.ReceivableAudience(c), store.AudienceOptions{Now: a.now(), DefaultZone: c.Schedule.Location})
 	if err != nil {
 		return err
 	}
@@ -125,7 +180,7 @@ func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *tem
 		return err
 	}
 	for _, cu := range cs {
-		if err := a.previewCustomer(cfg, tmpl, c, occurrence, cu); err != nil {
+		if err := a.previewChannels(cfg, tmpl, c, occurrence, cu, delivery.ChannelsFor(c, cu)); err != nil {
 			return err
 		}
 	}
@@ -133,11 +188,17 @@ func (a *app) previewFirst(ctx context.Context, cfg *campaigns.Config, tmpl *tem
 }
 
 // previewCustomer prints a customer's message on each channel the
-// campaign lists, whether or not the customer can receive it.
+// campaign lists, whether or not the customer can receive it: a preview
+// of one customer is for checking the templates.
 func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *campaigns.Campaign, occurrence string, cu customer.Customer) error {
+	return a.previewChannels(cfg, tmpl, c, occurrence, cu, c.ForRun(occurrence).Channels)
+}
+
+// previewChannels prints a customer's message on the channels given.
+func (a *app) previewChannels(cfg *campaigns.Config, tmpl *templates.Set, c *campaigns.Campaign, occurrence string, cu customer.Customer, chans []string) error {
 	c = c.ForRun(occurrence)
 	p := &delivery.Pipeline{Config: func() *campaigns.Config { return cfg }, Signer: a.signer()}
-	for _, ch := range c.Channels {
+	for _, ch := range chans {
 		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, a.now())
 		msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
 		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, addressOf(cu, ch), dash(cu.Locale))
@@ -155,6 +216,83 @@ func (a *app) previewCustomer(cfg *campaigns.Config, tmpl *templates.Set, c *cam
 		}
 	}
 	return nil
+}
+
+// whyNot says which audience condition a customer fails and, for a test
+// on one of their fields, what that field holds: "tier is restricted
+// (segment loyal-members wants tier in gold, key)".
+func whyNot(c *campaigns.Campaign, cu customer.Customer, u store.Unmet) string {
+	who := "segment " + u.Segment
+	if u.Segment == "" {
+		who = c.Name
+	}
+	want := who + " wants " + campaigns.Describe(u.Cond)
+	field := campaigns.Field(u.Cond)
+	if field == "" || strings.HasPrefix(field, "attributes.") {
+		return want
+	}
+	return fmt.Sprintf("%s is %s (%s)", field, fieldValue(cu, field), want)
+}
+
+// fieldValue is a customer's value of a segment field, as a person reads it.
+func fieldValue(cu customer.Customer, field string) string {
+	var v string
+	date := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02 15:04 MST")
+	}
+	switch field {
+	case "id":
+		v = strconv.FormatInt(cu.ID, 10)
+	case "external_id":
+		v = cu.ExternalID
+	case "name":
+		v = cu.Name
+	case "email":
+		v = cu.Email
+	case "phone":
+		v = cu.Phone
+	case "locale":
+		v = cu.Locale
+	case "timezone":
+		v = cu.TimeZone
+	case "tier":
+		v = string(cu.Tier)
+	case "tags":
+		v = strings.Join(cu.Tags, ", ")
+	case "birthday", "birth_month", "birth_day", "birth_year":
+		if !cu.Birthday.IsZero() {
+			v = fmt.Sprintf("%02d-%02d", cu.Birthday.Month, cu.Birthday.Day)
+			if cu.Birthday.Year != 0 {
+				v = fmt.Sprintf("%d-%s", cu.Birthday.Year, v)
+			}
+		}
+	case "consent.email":
+		v = strconv.FormatBool(cu.EmailConsent.Granted)
+	case "consent.email_at":
+		v = date(cu.EmailConsent.At)
+	case "consent.sms":
+		v = strconv.FormatBool(cu.SMSConsent.Granted)
+	case "consent.sms_at":
+		v = date(cu.SMSConsent.At)
+	case "created_at":
+		v = date(cu.CreatedAt)
+	case "last_purchase_at":
+		v = date(cu.LastPurchase)
+		if v == "" {
+			v = "never"
+		}
+	case "purchase_count":
+		v = strconv.Itoa(cu.PurchaseCount)
+	case "total_spent":
+		v = strconv.FormatFloat(cu.TotalSpent, 'f', -1, 64)
+	}
+	if v == "" {
+		return "not set"
+	}
+	return v
 }
 
 func addressOf(c customer.Customer, channel string) string {
@@ -181,6 +319,11 @@ func (a *app) previewCommand() *cobra.Command {
 			if occurrence == "" {
 				occurrence = delivery.DefaultOccurrence(c, a.now())
 			}
+			// Forced: a preview sends nothing, so any well-formed key will
+			// do, but follow-up-9 must not quietly preview the launch.
+			if err := delivery.CheckOccurrence(ctx, c, occurrence, a.now(), nil, true); err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
 			db, err := a.openStore(ctx)
 			if err != nil {
 				return err
@@ -192,6 +335,23 @@ func (a *app) previewCommand() *cobra.Command {
 			cu, err := db.CustomerByExternalID(ctx, ext)
 			if err != nil {
 				return fmt.Errorf("customer %q: %w", ext, err)
+			}
+			run := c.ForRun(occurrence)
+			unmet, err := db.Unmet(ctx, run.Condition(), store.AudienceOptions{Now: a.now(), DefaultZone: c.Schedule.Location}, cu.ID)
+			if err != nil {
+				return err
+			}
+			if len(unmet) > 0 {
+				what := c.Name
+				if named, _ := c.IsFollowUpRun(occurrence); named {
+					what += " " + occurrence
+				}
+				reasons := make([]string, len(unmet))
+				for i, u := range unmet {
+					reasons[i] = whyNot(c, cu, u)
+				}
+				fmt.Fprintf(a.stdout, "customer %s is not in the audience of %s: %s\n(below: what they would get if they were)\n",
+					cu.ExternalID, what, strings.Join(reasons, "; "))
 			}
 			return a.previewCustomer(cfg, tmpl, c, occurrence, cu)
 		},
