@@ -49,6 +49,15 @@ func (n Normalizer) Phone(s string) (string, error) {
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
+// OneLine returns a name as a message shows it: each run of spaces, line
+// breaks and other control characters one space, none at either end. The
+// import refuses a name with a line break, but one written to the database
+// another way ("Li\r\nWei") is sent to as "Li Wei" rather than failing its
+// recipient (an email subject with a line break is refused).
+func OneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+}
+
 var errEmail = errors.New("not a valid email address")
 
 // maxEmailLen is the longest address SMTP can carry (RFC 5321 path limit

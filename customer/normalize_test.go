@@ -37,6 +37,22 @@ func TestNormalizerPhone(t *testing.T) {
 	}
 }
 
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Li\r\nWei":        "Li Wei",
+		"Li\nWei":          "Li Wei",
+		" Li \t\x00 Wei\r": "Li Wei",
+		"王\r\n芳":           "王 芳",
+		"Li Wei":           "Li Wei",
+		"":                 "",
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestNormalizerEmail(t *testing.T) {
 	t.Parallel()
 	const bad = "not a valid email address"
