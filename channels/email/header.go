@@ -2,6 +2,7 @@ package email
 
 import (
 	"encoding/base64"
+	"mime"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -26,11 +27,42 @@ import (
 // too, so it carries the header bytes the channel sends.
 func SetAddress(msg *gomail.Msg, h gomail.AddrHeader, a mail.Address) {
 	a.Name = headerText(a.Name)
-	if !hasEncodedWordStart(a.Name) && (printableASCII(a.Name) || !strings.Contains(a.Name, `\`)) {
+	if !encodesItself(a.Name) {
 		msg.SetAddrHeaderFromMailAddress(h, &a)
 		return
 	}
-	msg.SetGenHeaderPreformatted(gomail.Header(h), strings.Join(encodedWords(a.Name), "\r\n ")+" "+(&mail.Address{Address: a.Address}).String())
+	msg.SetGenHeaderPreformatted(gomail.Header(h), encodedAddress(a))
+}
+
+// FormatAddress returns the value of an address header for a, encoded as
+// SetAddress encodes it, for a message written without go-mail (the
+// outbox's files).
+func FormatAddress(a mail.Address) string {
+	a.Name = headerText(a.Name)
+	if !encodesItself(a.Name) {
+		return a.String()
+	}
+	return encodedAddress(a)
+}
+
+// FormatSubject returns the value of a Subject header, encoded as
+// SetSubject and go-mail encode it, for a message written without go-mail.
+func FormatSubject(subject string) string {
+	subject = headerText(subject)
+	if hasEncodedWordStart(subject) {
+		return strings.Join(encodedWords(subject), "\r\n ")
+	}
+	return mime.QEncoding.Encode("utf-8", subject)
+}
+
+// encodesItself reports whether a (one-line) name is B-encoded here rather
+// than left to net/mail: see SetAddress.
+func encodesItself(name string) bool {
+	return hasEncodedWordStart(name) || !printableASCII(name) && strings.Contains(name, `\`)
+}
+
+func encodedAddress(a mail.Address) string {
+	return strings.Join(encodedWords(a.Name), "\r\n ") + " " + (&mail.Address{Address: a.Address}).String()
 }
 
 // SetSubject sets the Subject of msg to subject on one line of valid UTF-8:
