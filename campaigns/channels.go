@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/channels/ratelimit"
@@ -320,4 +322,102 @@ func (s SMSSettings) Footer(locale string) string {
 		}
 	}
 	return ""
+}
+
+// optOutRule is the opt-out wording the SMS rules of a destination's
+// country ask for.
+type optOutRule struct {
+	locale   string // whose configured footer words it, if that has keyword
+	keyword  string // what the footer must say
+	fallback string // the footer when the configured one lacks keyword
+}
+
+var (
+	// US carriers (the CTIA guidelines) and Canada's expect the word STOP,
+	// which every carrier and Twilio honour.
+	replySTOP = optOutRule{locale: "en", keyword: "STOP", fallback: "Reply STOP to opt out"}
+	// China's rules for commercial SMS want the way to unsubscribe (退订)
+	// in the message; 回T退订 is the wording customers know.
+	replyTD = optOutRule{locale: "zh-CN", keyword: "退订", fallback: "回T退订"}
+)
+
+// optOutRules are the countries whose rules name the opt-out wording, by
+// the region of the destination number. The US territories with +1 numbers
+// share the US carriers and their rules.
+var optOutRules = map[string]optOutRule{
+	"US": replySTOP, "CA": replySTOP,
+	"PR": replySTOP, "VI": replySTOP, "GU": replySTOP, "AS": replySTOP, "MP": replySTOP,
+	"CN": replyTD,
+}
+
+// OptOutDestination is a country with an opt-out rule and a number there.
+type OptOutDestination struct{ Region, Number string }
+
+// OptOutDestinations returns a sample number for each opt-out rule, so that
+// a check can render an SMS as each destination gets it: the footer the
+// country asks for may make it longer than the locale's.
+func OptOutDestinations() []OptOutDestination {
+	return []OptOutDestination{{"US", "+12025550143"}, {"CN", "+8613800138000"}}
+}
+
+var stopWord = regexp.MustCompile(`\bSTOP\b`)
+
+// DestinationFooter returns the opt-out footer an SMS to number (E.164)
+// must carry, for a customer of locale, and the keyword that shows a body
+// has it. Where the number's country has a rule (optOutRules), the footer
+// follows the country, not the locale: a zh-CN customer on a +1 number is
+// told to reply STOP. The wording is the configured footer of the rule's
+// locale (en, zh-CN) if it has the keyword, else the rule's own. Elsewhere
+// it is the locale's footer, with no keyword. With no footer configured
+// there is none.
+func (s SMSSettings) DestinationFooter(number, locale string) (footer, keyword string) {
+	if len(s.Footers) == 0 {
+		return "", ""
+	}
+	r, ok := optOutRules[customer.PhoneRegion(number)]
+	if !ok {
+		return s.Footer(locale), ""
+	}
+	footer = s.Footer(r.locale)
+	if !hasOptOut(footer, r.keyword) {
+		footer = r.fallback
+	}
+	return footer, r.keyword
+}
+
+func hasOptOut(body, keyword string) bool {
+	if keyword == "STOP" {
+		return stopWord.MatchString(body) // not "STOPPED", not "stop by"
+	}
+	return strings.Contains(body, keyword)
+}
+
+// WithFooter returns an SMS body for number ending with the opt-out its
+// destination asks for (see DestinationFooter). A body that already has it
+// (its footer, or the rule's keyword) is returned as it is. Otherwise the
+// footer replaces the locale's, which the template ends with, or is added
+// at the end: after a space, except between two Chinese characters.
+func (s SMSSettings) WithFooter(body, number, locale string) string {
+	footer, keyword := s.DestinationFooter(number, locale)
+	if footer == "" || strings.Contains(body, footer) || keyword != "" && hasOptOut(body, keyword) {
+		return body
+	}
+	if own := s.Footer(locale); own != "" {
+		if rest, ok := strings.CutSuffix(body, own); ok {
+			body = strings.TrimRightFunc(rest, unicode.IsSpace)
+		}
+	}
+	last, _ := utf8.DecodeLastRuneInString(body)
+	first, _ := utf8.DecodeRuneInString(footer)
+	if body == "" || unicode.IsSpace(last) || wide(last) && wide(first) {
+		return body + footer
+	}
+	return body + " " + footer
+}
+
+// wide reports whether r is written without spaces around it: Han, kana,
+// and CJK and fullwidth punctuation.
+func wide(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana) ||
+		r >= 0x3000 && r <= 0x303f || r >= 0xff00 && r <= 0xffef
 }

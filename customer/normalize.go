@@ -53,6 +53,33 @@ func (n Normalizer) Phone(s string) (string, error) {
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
+// PhoneRegion returns the ISO 3166 region of an E.164 number ("US", "CA",
+// "CN"), or "" when s is not a number. A number whose region libphonenumber
+// cannot tell (an area code not yet assigned, a range it does not know)
+// belongs to its country code's main region: +1 to "US", +44 to "GB".
+func PhoneRegion(s string) string {
+	num, err := phonenumbers.Parse(s, "")
+	if err != nil {
+		return ""
+	}
+	if r := phonenumbers.GetRegionCodeForNumber(num); r != "" {
+		return r
+	}
+	if r := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode())); r != phonenumbers.UNKNOWN_REGION {
+		return r
+	}
+	return ""
+}
+
+// OneLine returns a name as a message shows it: each run of spaces, line
+// breaks and other control characters one space, none at either end. The
+// import refuses a name with a line break, but one written to the database
+// another way ("Li\r\nWei") is sent to as "Li Wei" rather than failing its
+// recipient (an email subject with a line break is refused).
+func OneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+}
+
 var errEmail = errors.New("not a valid email address")
 
 // Email returns s with its domain lower-cased, or "" for a blank s. Only a

@@ -37,6 +37,43 @@ func TestNormalizerPhone(t *testing.T) {
 	}
 }
 
+func TestPhoneRegion(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"+12025550143":   "US",
+		"+14165550123":   "CA",
+		"+17875550123":   "PR",
+		"+18765550123":   "JM",
+		"+15555550100":   "US", // no region of its own: +1's main one
+		"+8613800138000": "CN",
+		"+886912345678":  "TW",
+		"+85291234567":   "HK",
+		"+447700900123":  "GB", // a drama number: not valid, still British
+		"":               "",
+		"not a number":   "",
+	} {
+		if got := PhoneRegion(in); got != want {
+			t.Errorf("PhoneRegion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Li\r\nWei":        "Li Wei",
+		"Li\nWei":          "Li Wei",
+		" Li \t\x00 Wei\r": "Li Wei",
+		"王\r\n芳":           "王 芳",
+		"Li Wei":           "Li Wei",
+		"":                 "",
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestNormalizerEmail(t *testing.T) {
 	t.Parallel()
 	const bad = "not a valid email address"

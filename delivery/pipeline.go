@@ -406,7 +406,9 @@ func (p *Pipeline) TemplateData(c *campaigns.Campaign, occurrence string, cust c
 	zone := RecipientZone(c, cust.TimeZone)
 	d := templates.Data{
 		Customer: templates.Customer{
-			ID: cust.ID, ExternalID: cust.ExternalID, Name: cust.Name, Email: cust.Email, Phone: cust.Phone,
+			// One line: a name written to the database around the import's
+			// checks would otherwise fail its email's subject, or split it.
+			ID: cust.ID, ExternalID: cust.ExternalID, Name: customer.OneLine(cust.Name), Email: cust.Email, Phone: cust.Phone,
 			Locale: cust.Locale, Tier: string(cust.Tier), Birthday: cust.Birthday, Attributes: cust.Attributes,
 		},
 		Campaign: c.Name, Occurrence: occurrence, Brand: settings.Brand, Now: now, Zone: zone,

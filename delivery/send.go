@@ -185,9 +185,14 @@ func (p *Pipeline) deliver(ctx context.Context, b *batch, j job, tmpl *templates
 		return fail("template: " + err.Error())
 	}
 	if j.Channel == channels.SMS {
-		// validate checks a sample customer; this one's name or coupon may
-		// make the message longer.
-		if limit := c.SMSSegmentLimit(p.Config().Settings.Channels.SMS); limit > 0 {
+		settings := p.Config().Settings.Channels.SMS
+		// The template is chosen by locale, but the opt-out wording by the
+		// number's country: a zh-CN customer on a +1 number is told to
+		// reply STOP.
+		msg.Body = settings.WithFooter(msg.Body, j.Address, cust.Locale)
+		// validate checks a sample customer; this one's name or coupon, or
+		// the footer, may make the message longer.
+		if limit := c.SMSSegmentLimit(settings); limit > 0 {
 			if _, _, parts := sms.Segments(msg.Body); parts > limit {
 				return fail(string(channels.ReasonSMSTooLong))
 			}

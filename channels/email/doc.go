@@ -17,7 +17,9 @@
 //
 // Values that come from customers (name, address, subject, bodies) never
 // add or alter a header: line breaks and other control characters in header
-// text become spaces, non-ASCII text is RFC 2047-encoded by go-mail, an
+// text become spaces, non-ASCII text is RFC 2047-encoded by go-mail, a name
+// or subject holding "=?" is B-encoded whole so that no client decodes the
+// customer's text as an encoded word of its own (see SetAddress), an
 // unsubscribe URL is percent-encoded down to characters that cannot leave
 // its angle brackets, and an address that is not a plain addr-spec is
 // refused before the server is contacted. With Config.DKIM set, every

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"mime"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -52,12 +51,12 @@ func (s *Sender) render(m channels.Message) (rendered, error) {
 	}
 
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent(), gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP))
-	setAddress(msg, gomail.HeaderFrom, s.cfg.From)
-	setAddress(msg, gomail.HeaderTo, mail.Address{Name: headerText(m.ToName), Address: to})
+	SetAddress(msg, gomail.HeaderFrom, s.cfg.From)
+	SetAddress(msg, gomail.HeaderTo, mail.Address{Name: m.ToName, Address: to})
 	if s.replyTo != nil {
-		setAddress(msg, gomail.HeaderReplyTo, *s.replyTo)
+		SetAddress(msg, gomail.HeaderReplyTo, *s.replyTo)
 	}
-	msg.Subject(headerText(m.Subject))
+	SetSubject(msg, m.Subject)
 	msg.SetDateWithValue(time.Now())
 	msg.SetMessageIDWithValue(local + "@" + s.fromDomain)
 	if m.UnsubscribeURL != "" {
@@ -101,19 +100,6 @@ func (s *Sender) render(m channels.Message) (rendered, error) {
 		data = refoldDKIM(data)
 	}
 	return rendered{to: to, msgID: "<" + local + "@" + s.fromDomain + ">", data: data}, nil
-}
-
-// setAddress sets an address header through go-mail, except for a name
-// net/mail would garble: it Q-encodes a non-ASCII name but leaves a "\"
-// raw, which RFC 2047 forbids in a phrase, and the header no longer parses.
-// Such a name is B-encoded here, folded between its encoded words.
-func setAddress(msg *gomail.Msg, h gomail.AddrHeader, a mail.Address) {
-	if printableASCII(a.Name) || !strings.Contains(a.Name, `\`) {
-		msg.SetAddrHeaderFromMailAddress(h, &a)
-		return
-	}
-	words := strings.Fields(mime.BEncoding.Encode("utf-8", a.Name))
-	msg.SetGenHeaderPreformatted(gomail.Header(h), strings.Join(words, "\r\n ")+" "+(&mail.Address{Address: a.Address}).String())
 }
 
 // refoldDKIM rewrites the DKIM-Signature field go-mail puts first with
@@ -164,14 +150,6 @@ func bareAddress(addr string) (string, error) {
 		return "", fmt.Errorf("address %q: want a plain address such as name@example.com", addr)
 	}
 	return a, nil
-}
-
-// headerText makes s safe and tidy for a header: valid UTF-8, and runs of
-// spaces, line breaks and other control characters reduced to one space.
-func headerText(s string) string {
-	return strings.Join(strings.FieldsFunc(strings.ToValidUTF8(s, "\uFFFD"), func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r)
-	}), " ")
 }
 
 // messageIDLocal maps a delivery id onto the left of a Message-ID: letters,

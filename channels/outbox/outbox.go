@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/channels/email"
 )
 
 // Outbox writes messages under Dir/<campaign>/<occurrence>/<shard>/, where
@@ -170,14 +171,14 @@ func ReadSentLog(dir string) (map[string]int, error) {
 }
 
 // eml builds a MIME message: multipart/alternative text and HTML in UTF-8,
-// RFC 2047-encoded subject and names.
+// with the subject and names encoded as the email channel encodes them, so
+// that a mail client opening the file shows a customer's text as it is.
 func (o *Outbox) eml(m channels.Message) ([]byte, error) {
 	var b bytes.Buffer
 	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
-	to := mail.Address{Name: m.ToName, Address: m.To}
-	h("From", o.From.String())
-	h("To", to.String())
-	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	h("From", email.FormatAddress(o.From))
+	h("To", email.FormatAddress(mail.Address{Name: m.ToName, Address: m.To}))
+	h("Subject", email.FormatSubject(m.Subject))
 	h("Date", o.Now().Format(time.RFC1123Z))
 	h("Message-ID", "<"+m.DeliveryID+"@tidings.outbox>")
 	if m.UnsubscribeURL != "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
+	"github.com/tidings/tidings/channels/email"
 	"github.com/tidings/tidings/customer"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/internal/signing"
@@ -47,9 +48,9 @@ func (a *app) ceilingMessage(cfg *campaigns.Config, tmpl *templates.Set, c *camp
 	}, id)
 	return func() (*gomail.Msg, error) {
 		msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent(), gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP))
-		msg.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, from)
-		msg.SetAddrHeaderFromMailAddress(gomail.HeaderTo, &mail.Address{Name: cust.Name, Address: cust.Email})
-		msg.Subject(m.Subject)
+		email.SetAddress(msg, gomail.HeaderFrom, *from)
+		email.SetAddress(msg, gomail.HeaderTo, mail.Address{Name: cust.Name, Address: cust.Email})
+		email.SetSubject(msg, m.Subject)
 		msg.SetDateWithValue(time.Now())
 		msg.SetMessageIDWithValue(local + "@" + domain)
 		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, "<"+data.UnsubscribeURL+">, <mailto:unsubscribe@"+domain+"?subject=unsubscribe-"+local+">")

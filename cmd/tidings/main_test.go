@@ -378,6 +378,40 @@ func TestValidateChecksTemplates(t *testing.T) {
 	}
 }
 
+// The segment limit holds for the footer of each destination too: a
+// Chinese SMS that fits one part with 回T退订 takes two with the STOP line a
+// +1 number gets.
+func TestValidateChecksSMSPerDestination(t *testing.T) {
+	configDir, _ := demoConfig(t)
+	tmplDir := filepath.Join(t.TempDir(), "templates")
+	if err := os.CopyFS(tmplDir, os.DirFS("../../templates")); err != nil {
+		t.Fatal(err)
+	}
+	zh := strings.Repeat("新春快乐，万事如意。", 6) + "回T退订\n" // 64 characters: one UCS-2 part
+	os.WriteFile(filepath.Join(tmplDir, "spring-festival", "sms.zh.txt"), []byte(zh), 0o644)
+	os.WriteFile(filepath.Join(tmplDir, "spring-festival", "sms.txt"), []byte("Happy Spring Festival! Reply STOP to opt out\n"), 0o644)
+	settings := filepath.Join(configDir, "tidings.yaml")
+	src, _ := os.ReadFile(settings)
+	i := bytes.Index(src, []byte("\nchannels:"))
+	if i < 0 {
+		i = len(src)
+	}
+	src = append(src[:i:i], []byte("\nchannels:\n  sms:\n    max_segments: 1\n    footer: {zh: \"回T退订\", default: \"Reply STOP to opt out\"}\n")...)
+	os.WriteFile(settings, src, 0o644)
+	var out, errOut lockedBuffer
+	code := run(context.Background(), []string{"--config", configDir, "--templates", tmplDir, "validate"}, nil, &out, &errOut, func(string) string { return "" })
+	got := errOut.String()
+	if code != 1 ||
+		!strings.Contains(got, `template spring-festival, SMS for locale "zh" to a US number, which ends with the opt-out "Reply STOP to opt out" that country asks for, is 2 segments (UCS-2, 82 characters) for a sample customer; the limit is 1 (sms_max_segments)`) {
+		t.Errorf("exit %d:\n%s", code, got)
+	}
+	// One part for a CN number by its own footer; the English one, which
+	// stays GSM-7 with STOP, also for a US one.
+	if strings.Contains(got, `spring-festival, SMS for locale "zh" is `) || strings.Contains(got, `spring-festival, SMS for locale "en"`) {
+		t.Errorf("spring-festival errors beyond the zh SMS to a US number:\n%s", got)
+	}
+}
+
 // SMS templates are held to the opt-out footer and the segment limit.
 func TestValidateChecksSMS(t *testing.T) {
 	configDir, _ := demoConfig(t)

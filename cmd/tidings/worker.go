@@ -279,7 +279,8 @@ func checkTemplates(cfg *campaigns.Config, tmpl *templates.Set) []error {
 // customer and checks what costs money or breaks the law: the opt-out footer
 // of channels.sms.footer must be there (marketing SMS must say how to stop
 // them), and the message must fit the campaign's segment limit (GSM-7 160/153
-// characters a part, UCS-2 70/67: one Chinese character makes it UCS-2).
+// characters a part, UCS-2 70/67: one Chinese character makes it UCS-2), also
+// with the opt-out footer of each country that names its own (US, China).
 // Real customers' names vary; the sample is a typical one.
 func checkSMS(s campaigns.SMSSettings, c *campaigns.Campaign, tmpl *templates.Set) []error {
 	limit := c.SMSSegmentLimit(s)
@@ -297,8 +298,19 @@ func checkSMS(s campaigns.SMSSettings, c *campaigns.Campaign, tmpl *templates.Se
 		if footer := s.Footer(sample); footer != "" && !strings.Contains(msg.Body, footer) {
 			errs = append(errs, fmt.Errorf("%s lacks the opt-out footer %q (channels.sms.footer)", where, footer))
 		}
-		if enc, units, segs := sms.Segments(msg.Body); limit > 0 && segs > limit {
+		enc, units, segs := sms.Segments(msg.Body)
+		if limit > 0 && segs > limit {
 			errs = append(errs, fmt.Errorf("%s is %d segments (%s, %d characters) for a sample customer; the limit is %d (sms_max_segments)", where, segs, enc, units, limit))
+		}
+		// The opt-out follows the number's country: a Chinese SMS to a +1
+		// number ends "Reply STOP to opt out", 18 characters more than 回T退订.
+		for _, d := range campaigns.OptOutDestinations() {
+			body := s.WithFooter(msg.Body, d.Number, sample)
+			if enc, units, n := sms.Segments(body); limit > 0 && n > limit && n > segs {
+				footer, _ := s.DestinationFooter(d.Number, sample)
+				errs = append(errs, fmt.Errorf("%s to a %s number, which ends with the opt-out %q that country asks for, is %d segments (%s, %d characters) for a sample customer; the limit is %d (sms_max_segments)",
+					where, d.Region, footer, n, enc, units, limit))
+			}
 		}
 	}
 	return errs
