@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/channels/sms"
 	"github.com/tidings/tidings/store"
@@ -161,6 +162,19 @@ func (p *Pipeline) claimAll(ctx context.Context, b *batch, bp *batchPlan, jobs c
 	return taken, nil
 }
 
+// Render is campaign c's message on channel ch to address, with the
+// template data of its recipient, as the worker sends it: the template of
+// the recipient's locale and, for an SMS, the opt-out footer of the
+// number's country (a zh-CN customer on a +1 number is told to reply
+// STOP). Preview and dry run show it through here too.
+func (p *Pipeline) Render(tmpl *templates.Set, c *campaigns.Campaign, ch, address string, data templates.Data) (templates.Message, error) {
+	msg, err := tmpl.Render(c.Template, ch, data.Customer.Locale, data)
+	if err == nil && ch == channels.SMS {
+		msg.Body = p.Config().Settings.Channels.SMS.WithFooter(msg.Body, address, data.Customer.Locale)
+	}
+	return msg, err
+}
+
 // deliver renders and sends one claimed row and returns its outcome, and
 // an error that stops the batch when the failure is not this recipient's
 // alone (a rate limit, refused credentials, a paused run).
@@ -180,19 +194,14 @@ func (p *Pipeline) deliver(ctx context.Context, b *batch, j job, tmpl *templates
 		return out, nil
 	}
 	cust := j.data.Customer
-	msg, err := tmpl.Render(c.Template, j.Channel, cust.Locale, j.data)
+	msg, err := p.Render(tmpl, c, j.Channel, j.Address, j.data)
 	if err != nil {
 		return fail("template: " + err.Error())
 	}
 	if j.Channel == channels.SMS {
-		settings := p.Config().Settings.Channels.SMS
-		// The template is chosen by locale, but the opt-out wording by the
-		// number's country: a zh-CN customer on a +1 number is told to
-		// reply STOP.
-		msg.Body = settings.WithFooter(msg.Body, j.Address, cust.Locale)
 		// validate checks a sample customer; this one's name or coupon, or
 		// the footer, may make the message longer.
-		if limit := c.SMSSegmentLimit(settings); limit > 0 {
+		if limit := c.SMSSegmentLimit(p.Config().Settings.Channels.SMS); limit > 0 {
 			if _, _, parts := sms.Segments(msg.Body); parts > limit {
 				return fail(string(channels.ReasonSMSTooLong))
 			}

@@ -464,7 +464,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, p *principal) {
 				addr, _ := delivery.Contact(cu, ch)
 				sm := sample{Customer: cu.ExternalID + " " + cu.Name, Channel: ch, Address: addr}
 				data := pl.TemplateData(c, delivery.LedgerOccurrence(c, body.Occurrence), cu, ch, now)
-				msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
+				msg, err := pl.Render(tmpl, c, ch, addr, data)
 				switch {
 				case err != nil:
 					sm.Error = err.Error()

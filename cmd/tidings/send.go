@@ -200,8 +200,9 @@ func (a *app) previewChannels(cfg *campaigns.Config, tmpl *templates.Set, c *cam
 	p := &delivery.Pipeline{Config: func() *campaigns.Config { return cfg }, Signer: a.signer()}
 	for _, ch := range chans {
 		data := p.TemplateData(c, delivery.LedgerOccurrence(c, occurrence), cu, ch, a.now())
-		msg, err := tmpl.Render(c.Template, ch, cu.Locale, data)
-		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, addressOf(cu, ch), dash(cu.Locale))
+		addr, _ := delivery.Contact(cu, ch)
+		msg, err := p.Render(tmpl, c, ch, addr, data)
+		fmt.Fprintf(a.stdout, "\n--- %s to %s %s (%s, locale %s)\n", ch, cu.ExternalID, cu.Name, dash(addr), dash(cu.Locale))
 		if err != nil {
 			fmt.Fprintf(a.stdout, "error: %v\n", err)
 			continue
@@ -293,11 +294,6 @@ func fieldValue(cu customer.Customer, field string) string {
 		return "not set"
 	}
 	return v
-}
-
-func addressOf(c customer.Customer, channel string) string {
-	a, _ := delivery.Contact(c, channel)
-	return dash(a)
 }
 
 func (a *app) previewCommand() *cobra.Command {

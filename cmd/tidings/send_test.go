@@ -190,3 +190,19 @@ func TestPreviewOfACustomerOutsideTheAudience(t *testing.T) {
 		}
 	}
 }
+
+// A preview shows the SMS as it is sent: the opt-out of the number's
+// country, not of the customer's locale.
+func TestPreviewShowsTheDestinationsFooter(t *testing.T) {
+	e := newSendEnv(t, "2026-12-04T08:00:00+08:00", 0)
+	e.importCustomers(t, "external_id,name,phone,locale,sms_consent\nU1,王芳,+14155550123,zh-CN,yes\nZ1,李雷,+8613800000002,zh-CN,yes\n")
+	for _, tc := range []struct{ id, want, not string }{
+		{"U1", "Reply STOP to opt out", "回T退订"},
+		{"Z1", "回T退订", "Reply STOP"},
+	} {
+		code, stdout, stderr := e.tidings(t, "preview", "spring-festival", "--customer", tc.id)
+		if code != 0 || !strings.Contains(stdout, tc.want) || strings.Contains(stdout, tc.not) {
+			t.Errorf("%s: exit %d, want %q and no %q in\n%s%s", tc.id, code, tc.want, tc.not, stdout, stderr)
+		}
+	}
+}
