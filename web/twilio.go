@@ -14,10 +14,10 @@ import (
 
 // Keywords of an inbound SMS, matched on the whole message, trimmed and
 // case-insensitive: the carriers' and Twilio's opt-out words, and the
-// Chinese 退订 and TD (the "回T退订" convention).
+// Chinese 退订, TD and T: the footer 回T退订 says "reply T to unsubscribe".
 var (
 	optOutWords = map[string]bool{"STOP": true, "STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true,
-		"QUIT": true, "REVOKE": true, "OPTOUT": true, "退订": true, "TD": true}
+		"QUIT": true, "REVOKE": true, "OPTOUT": true, "退订": true, "TD": true, "T": true}
 	optInWords = map[string]bool{"START": true, "UNSTOP": true}
 )
 
