@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidings/tidings/campaigns"
 )
@@ -91,5 +92,24 @@ func TestLoadSettingsIgnoresCampaigns(t *testing.T) {
 	}
 	if s, err := campaigns.LoadSettings(filepath.Join(dir, "missing")); err != nil || !reflect.DeepEqual(s, campaigns.DefaultSettings()) {
 		t.Errorf("missing folder: %+v, %v", s, err)
+	}
+}
+
+// delivery.unknown_campaign_grace is 24h unless set, and 0 (give up at
+// once) is a value, not "unset".
+func TestUnknownCampaignGrace(t *testing.T) {
+	if d := campaigns.DefaultSettings().Delivery.UnknownCampaignGrace; d != 24*time.Hour {
+		t.Errorf("default %s, want 24h", d)
+	}
+	for yaml, want := range map[string]time.Duration{"2h": 2 * time.Hour, "0s": 0, "720h": 720 * time.Hour} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "tidings.yaml"), []byte("delivery:\n  unknown_campaign_grace: "+yaml+"\n"), 0o644)
+		s, err := campaigns.LoadSettings(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", yaml, err)
+		}
+		if got := s.Delivery.UnknownCampaignGrace; got != want {
+			t.Errorf("unknown_campaign_grace: %s loaded as %s", yaml, got)
+		}
 	}
 }
