@@ -263,3 +263,32 @@ func TestBatchHandedBackWithoutItsTemplate(t *testing.T) {
 		})
 	}
 }
+
+// A paused run's batch, met by a worker without its campaign, waits with
+// the run like any other: however long the pause, it is not handed back
+// and never given up (here with no grace at all).
+func TestPausedRunsBatchWaitsOnAWorkerWithoutItsCampaign(t *testing.T) {
+	b := setup(t, store.SQLite)
+	addCustomers(t, b.db, 50)
+	ctx := context.Background()
+	if err := b.pipeline.HandleRun(ctx, asynq.NewTask(delivery.TypeRun, []byte(`{"campaign":"greeting","occurrence":"r1"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.PauseRun(ctx, "greeting", "r1", "circuit breaker"); err != nil {
+		t.Fatal(err)
+	}
+	old, cfg := b.without("greeting", io.Discard)
+	cfg.Settings.Delivery.UnknownCampaignGrace = 0
+	counted := &handBacks{}
+	old.OnHandBack = counted.add
+	batches, _ := b.db.RunBatches(ctx, "greeting", "r1")
+	payload, _ := json.Marshal(delivery.BatchPayload{Campaign: "greeting", Occurrence: "r1", FirstID: batches[0].FirstID()})
+	isFailure := delivery.ServerConfig(1, slog.New(slog.NewTextHandler(io.Discard, nil))).IsFailure
+	err := old.HandleBatch(ctx, asynq.NewTask(delivery.TypeBatch, payload))
+	if err == nil || isFailure(err) || errors.Is(err, asynq.SkipRetry) || !strings.Contains(err.Error(), "run_paused") {
+		t.Errorf("HandleBatch: %v; want it to wait with the paused run", err)
+	}
+	if len(counted.n) != 0 {
+		t.Errorf("hand-backs %v, want none", counted.n)
+	}
+}
