@@ -65,6 +65,11 @@ type DeliverySettings struct {
 	Outbox string
 	// OutboxDelay simulates a provider's latency per outbox message.
 	OutboxDelay time.Duration
+	// UnknownCampaignGrace is how long a worker hands back a task whose
+	// campaign, follow-up or template its configuration lacks (another
+	// worker, deployed with it, may know it) before it gives the task up.
+	// Zero gives it up at once.
+	UnknownCampaignGrace time.Duration
 }
 
 // DefaultSettings are the settings when configs/tidings.yaml sets nothing.
@@ -75,7 +80,7 @@ func DefaultSettings() Settings {
 		Brand:           "Tidings",
 		PublicURL:       "http://localhost:8080",
 		EmailFrom:       "Tidings <hello@tidings.example>",
-		Delivery:        DeliverySettings{BatchSize: 500, SendingTimeout: 10 * time.Minute, MaxRetries: 8},
+		Delivery:        DeliverySettings{BatchSize: 500, SendingTimeout: 10 * time.Minute, MaxRetries: 8, UnknownCampaignGrace: 24 * time.Hour},
 		Channels:        ChannelSettings{BreakAfter: 50, SMS: SMSSettings{MaxSegments: 3}},
 	}
 }
@@ -297,6 +302,9 @@ func (d decoder) settings(n *node, s *Settings) {
 				},
 				"outbox_delay": func(x *node) {
 					d.goDuration(x, "delivery.outbox_delay", 0, time.Minute, "5ms", &s.Delivery.OutboxDelay)
+				},
+				"unknown_campaign_grace": func(x *node) {
+					d.goDuration(x, "delivery.unknown_campaign_grace", 0, 30*24*time.Hour, "24h", &s.Delivery.UnknownCampaignGrace)
 				},
 				"outbox": func(x *node) {
 					if o, ok := d.str(x, "delivery.outbox"); ok {

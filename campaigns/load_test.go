@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidings/tidings/campaigns"
 )
@@ -164,6 +165,25 @@ func TestLoadPartial(t *testing.T) {
 	for _, c := range partial.Campaigns {
 		if c.Template != "greeting" || !slices.Equal(c.Channels, []string{"sms"}) {
 			t.Errorf("%s: template %q, channels %q; want greeting, [sms]", c.File, c.Template, c.Channels)
+		}
+	}
+}
+
+// delivery.unknown_campaign_grace is 24h unless set, and 0 (give up at
+// once) is a value, not "unset".
+func TestUnknownCampaignGrace(t *testing.T) {
+	if d := campaigns.DefaultSettings().Delivery.UnknownCampaignGrace; d != 24*time.Hour {
+		t.Errorf("default %s, want 24h", d)
+	}
+	for yaml, want := range map[string]time.Duration{"2h": 2 * time.Hour, "0s": 0, "720h": 720 * time.Hour} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "tidings.yaml"), []byte("delivery:\n  unknown_campaign_grace: "+yaml+"\n"), 0o644)
+		s, err := campaigns.LoadSettings(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", yaml, err)
+		}
+		if got := s.Delivery.UnknownCampaignGrace; got != want {
+			t.Errorf("unknown_campaign_grace: %s loaded as %s", yaml, got)
 		}
 	}
 }

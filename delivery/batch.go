@@ -108,9 +108,17 @@ func (p *Pipeline) loadBatch(ctx context.Context, t *asynq.Task) (*batch, error)
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil || (pl.FirstID == 0 && len(pl.CustomerIDs) == 0) {
 		return nil, fmt.Errorf("bad batch payload: %v: %w", err, asynq.SkipRetry)
 	}
-	c, err := p.campaign(pl.Campaign, pl.Occurrence)
-	if err != nil {
-		return nil, err
+	c, nc := p.campaign(pl.Campaign, pl.Occurrence)
+	if nc == nil {
+		nc = p.checkTemplate(c, pl.Occurrence)
+	}
+	if nc != nil {
+		// A paused run's batches wait with it whoever takes them: a pause
+		// of any length is no time this worker failed to know the campaign.
+		if r, err := p.Store.GetRun(ctx, pl.Campaign, pl.Occurrence); err == nil && r.Status == store.RunPaused {
+			return nil, &retryLater{Wait: pausedWait, Err: channels.Retryable(reasonPaused, pausedWait, errors.New(r.Error))}
+		}
+		return nil, p.handBack(ctx, "batch", nc)
 	}
 	b := &batch{c: c, run: pl.Occurrence, occurrence: LedgerOccurrence(c, pl.Occurrence), firstID: pl.FirstID, ids: pl.CustomerIDs}
 	if len(b.ids) > 0 {
@@ -191,7 +199,9 @@ func (p *Pipeline) suppressions(ctx context.Context, c *campaigns.Campaign, cust
 // it again after Wait (see ServerConfig's RetryDelayFunc), and it is not a
 // failure that uses up the batch's retries. A batch waits for a window, a
 // rate limit, a paused run or its rows' retries; each recipient's own
-// attempts are counted on their ledger row.
+// attempts are counted on their ledger row. A batch or run task this
+// worker's configuration cannot work is handed back as one too (see
+// handBack).
 type retryLater struct {
 	Wait time.Duration
 	Err  *channels.Error

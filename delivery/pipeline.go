@@ -35,8 +35,14 @@ type Pipeline struct {
 	// store.DB.SetClock), so that the rows it stamps and the decisions
 	// agree.
 	Now func() time.Time
+	// OnHandBack, when set, is called for each task handed back because
+	// this worker's configuration lacks its campaign, follow-up or
+	// template (see handBack): task is "run" or "batch", missing one of
+	// the Missing constants. The worker counts it in a metric.
+	OnHandBack func(task, campaign, missing string)
 
 	breaker     breaker
+	strangers   strangers
 	settlerOnce sync.Once
 	settle      *settler
 }
@@ -60,18 +66,22 @@ func (p *Pipeline) now() time.Time {
 }
 
 // campaign returns the named campaign as the run delivers it (a product
-// follow-up has its own template and audience), or an error that archives
-// the task: retrying cannot make a deleted campaign appear.
-func (p *Pipeline) campaign(name, run string) (*campaigns.Campaign, error) {
+// follow-up has its own template and audience), or a *notConfigured when
+// this worker's configuration lacks it or the follow-up: the caller hands
+// the task back (see handBack), since another worker may know it.
+func (p *Pipeline) campaign(name, run string) (*campaigns.Campaign, *notConfigured) {
 	c := p.Config().Campaigns[name]
 	if c == nil {
-		return nil, fmt.Errorf("campaign %q is not in the configuration: %w", name, asynq.SkipRetry)
+		return nil, &notConfigured{Missing: MissingCampaign, Campaign: name, Run: run,
+			msg: fmt.Sprintf("campaign %q is not in this worker's configuration", name)}
 	}
 	// A follow-up run of a follow-up the campaign no longer has (removed by
-	// a reload, or a typo in `tidings send`) must not fall back to sending
-	// the launch to the whole segment.
+	// a reload, added by a configuration this worker does not have yet, or
+	// a typo in `tidings send`) must not fall back to sending the launch to
+	// the whole segment.
 	if named, exists := c.IsFollowUpRun(run); named && !exists {
-		return nil, fmt.Errorf("campaign %q has no %s (follow_ups lists %d): %w", name, run, len(c.FollowUps), asynq.SkipRetry)
+		return nil, &notConfigured{Missing: MissingFollowUp, Campaign: name, Run: run,
+			msg: fmt.Sprintf("campaign %q has no %s in this worker's configuration (follow_ups lists %d)", name, run, len(c.FollowUps))}
 	}
 	return c.ForRun(run), nil
 }
@@ -98,9 +108,9 @@ func (p *Pipeline) HandleRun(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
 		return fmt.Errorf("bad run payload: %v: %w", err, asynq.SkipRetry)
 	}
-	c, err := p.campaign(pl.Campaign, pl.Occurrence)
-	if err != nil {
-		return err
+	c, nc := p.campaign(pl.Campaign, pl.Occurrence)
+	if nc != nil {
+		return p.handBack(ctx, "run", nc)
 	}
 	log := p.Log.With("campaign", c.Name, "run", pl.Occurrence)
 	queue := QueueFor(c.Priority)

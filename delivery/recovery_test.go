@@ -57,7 +57,8 @@ func TestRetriedRunKeepsItsPages(t *testing.T) {
 }
 
 // A campaign removed from the configuration between enqueue and work: its
-// batch tasks are archived, the reconciler abandons them, the run finishes
+// batch tasks are handed back for delivery.unknown_campaign_grace (here two
+// seconds), then archived; the reconciler abandons them, the run finishes
 // and still adds up.
 func TestArchivedBatchesAreAbandoned(t *testing.T) {
 	b := setup(t, store.SQLite)
@@ -68,7 +69,9 @@ func TestArchivedBatchesAreAbandoned(t *testing.T) {
 	}
 	without := *b.cfg
 	without.Campaigns = map[string]*campaigns.Campaign{}
+	without.Settings.Delivery.UnknownCampaignGrace = 2 * time.Second
 	b.pipeline.Config = func() *campaigns.Config { return &without }
+	started := time.Now()
 	b.startWorker(t, 2)
 	inspector := asynq.NewInspector(b.redis.Opt())
 	defer inspector.Close()
@@ -83,7 +86,11 @@ func TestArchivedBatchesAreAbandoned(t *testing.T) {
 			if s.Total(store.StatusFailed) != s.Targeted || s.Targeted == 0 {
 				t.Errorf("targeted %d, counts %+v", s.Targeted, s.Counts)
 			}
-			if len(s.Counts) == 0 || s.Counts[0].Reason != `batch abandoned: campaign "greeting" is not in the configuration: skip retry for the task` {
+			if time.Since(started) < 2*time.Second {
+				t.Errorf("abandoned after %s, within the grace", time.Since(started))
+			}
+			if len(s.Counts) == 0 || !strings.HasPrefix(s.Counts[0].Reason, `batch abandoned: campaign "greeting" is not in this worker's configuration (handed back for `) ||
+				!strings.HasSuffix(s.Counts[0].Reason, `s): skip retry for the task`) {
 				t.Errorf("reason: %+v", s.Counts)
 			}
 			// The campaign is restored and the run revived (`tidings

@@ -25,6 +25,8 @@ func ServerConfig(concurrency int, log *slog.Logger) asynq.Config {
 		// recipients' retries) is not failing: Asynq neither counts it
 		// against MaxRetry nor in the queue's failure stats. Each
 		// recipient's attempts are counted on their ledger row instead.
+		// Nor is a task handed back by a worker that does not know its
+		// campaign (see handBack).
 		IsFailure: func(err error) bool {
 			var r *retryLater
 			return !errors.As(err, &r)
@@ -91,7 +93,8 @@ const StaleAfter = 2 * time.Minute
 
 // Reconcile looks up, in Redis, the task of every batch pending for a while
 // and of every run still paging. A task archived by Asynq (its retries used
-// up, or a campaign removed from the configuration) will not run again: its
+// up, or a campaign that a worker handed back for all of
+// delivery.unknown_campaign_grace) will not run again: its
 // batch is abandoned, the rows it never wrote counted as failed, so the run
 // still finishes and adds up; its run is marked failed. A task that is
 // missing altogether (Redis lost its data) is enqueued again from the

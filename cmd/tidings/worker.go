@@ -390,6 +390,9 @@ func (a *app) pipeline(config func() *campaigns.Config, tmpl func() *templates.S
 	return &delivery.Pipeline{
 		Store: db, Client: client, Config: config, Templates: tmpl,
 		Senders: senders, Signer: a.signer(), Log: a.log,
+		OnHandBack: func(task, campaign, missing string) {
+			metrics.TasksHandedBack.WithLabelValues(task, campaign, missing).Inc()
+		},
 	}, nil
 }
 

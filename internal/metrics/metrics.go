@@ -23,14 +23,28 @@ var RateLimitWaits = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help:      "Sends that waited for their channel's cluster-wide rate limit, by channel (this process).",
 }, []string{"channel"})
 
+// TasksHandedBack counts the tasks this worker handed back because its
+// configuration lacks their campaign, follow-up or template (missing:
+// campaign, follow_up, template), by task (run, batch) and campaign. Any
+// during a rolling deploy is expected; a count that keeps rising means a
+// worker runs a configuration other workers have moved on from. It is per
+// process: each worker exports its own.
+var TasksHandedBack = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "tidings",
+	Name:      "tasks_handed_back_total",
+	Help:      "Tasks this worker handed back because its configuration lacks their campaign, follow-up or template (this process).",
+}, []string{"task", "campaign", "missing"})
+
 // NewRegistry returns a registry with the Go runtime and process
-// collectors and RateLimitWaits; callers add what they know more about.
+// collectors, RateLimitWaits and TasksHandedBack; callers add what they
+// know more about.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		RateLimitWaits,
+		TasksHandedBack,
 	)
 	return reg
 }

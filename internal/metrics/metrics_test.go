@@ -93,6 +93,14 @@ func TestRateLimitWaitsIsExported(t *testing.T) {
 	}
 }
 
+func TestTasksHandedBackIsExported(t *testing.T) {
+	TasksHandedBack.WithLabelValues("batch", "greeting", "campaign").Inc()
+	body := scrape(t, Handler(NewRegistry(), quiet))
+	if !strings.Contains(body, `tidings_tasks_handed_back_total{campaign="greeting",missing="campaign",task="batch"} `) {
+		t.Errorf("no handed-back tasks in\n%s", grep(body, "tidings_"))
+	}
+}
+
 // A failing database leaves the ledger figures out but still serves the rest.
 func TestLedgerCollectorFailureKeepsOtherMetrics(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
