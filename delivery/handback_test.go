@@ -1,7 +1,6 @@
 package delivery_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,27 +16,10 @@ import (
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/templates"
 )
-
-// lockedBuffer is a log a worker's goroutines write to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // handBacks counts a pipeline's OnHandBack calls by task kind.
 type handBacks struct {
@@ -111,7 +93,7 @@ func TestRollingDeployHandsBackUnknownCampaign(t *testing.T) {
 	b.cfg.Settings.Delivery.BatchSize = 50
 	customers := addCustomers(t, b.db, 600)
 	ctx := context.Background()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	old, _ := b.without("greeting", logs)
 	counted := &handBacks{}
 	old.OnHandBack = counted.add

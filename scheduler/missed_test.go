@@ -1,12 +1,10 @@
 package scheduler_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,26 +13,9 @@ import (
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/internal/redistest"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/scheduler"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // missedLines are the "missed" WARN lines of a log, by campaign and
 // occurrence.
@@ -112,7 +93,7 @@ template: t
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r.Client(t).FlushAll(context.Background())
-			var log syncBuffer
+			var log syncbuf.Buffer
 			queued := map[string]int{}
 			client := down
 			s := &scheduler.Scheduler{Config: func() *campaigns.Config { return cfg },

@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/internal/syncbuf"
 )
 
 // benchSMTP runs `tidings bench --smtp` in process on a temporary SQLite
 // file and an in-process Redis and SMTP sink (no TIDINGS_* variables).
 func benchSMTP(t *testing.T, args ...string) (stdout, stderr string) {
 	t.Helper()
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	code := run(context.Background(), append([]string{"bench", "--smtp", "--recipients", "300"}, args...), nil, &out, &errOut,
 		func(string) string { return "" })
 	if code != 0 {
@@ -118,7 +119,7 @@ func TestBenchFlags(t *testing.T) {
 		{"bench", "--recipients", "0"},
 		{"bench", "--smtp", "--smtp-addr", "localhost"},
 	} {
-		var out, errOut lockedBuffer
+		var out, errOut syncbuf.Buffer
 		code := run(context.Background(), args, nil, &out, &errOut, func(string) string { return "" })
 		if code != 1 || !strings.Contains(errOut.String(), "--") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut.String())

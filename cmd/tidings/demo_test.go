@@ -21,6 +21,7 @@ import (
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/channels/outbox"
 	"github.com/tidings/tidings/delivery"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/store/storetest"
 )
@@ -541,12 +542,12 @@ func newDemoInProcess(t *testing.T, customers int) *demoInProcess {
 }
 
 func (d *demoInProcess) run(ctx context.Context, args ...string) (int, string, string) {
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	code := d.start(ctx, &out, &errOut, args...)
 	return <-code, out.String(), errOut.String()
 }
 
-func (d *demoInProcess) start(ctx context.Context, out, errOut *lockedBuffer, args ...string) <-chan int {
+func (d *demoInProcess) start(ctx context.Context, out, errOut *syncbuf.Buffer, args ...string) <-chan int {
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, append([]string{"--config", d.configDir, "--templates", "../../templates"}, args...), nil, out, errOut,
@@ -556,7 +557,7 @@ func (d *demoInProcess) start(ctx context.Context, out, errOut *lockedBuffer, ar
 }
 
 // waitFor waits until out has a line starting with prefix.
-func waitFor(t *testing.T, out, errOut *lockedBuffer, prefix string) {
+func waitFor(t *testing.T, out, errOut *syncbuf.Buffer, prefix string) {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		if strings.HasPrefix(out.String(), prefix) || strings.Contains(out.String(), "\n"+prefix) {
@@ -580,7 +581,7 @@ func TestDemoDashboardFirstAndLinksToIt(t *testing.T) {
 	d := newDemoInProcess(t, 300)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	code := d.start(ctx, &out, &errOut, "demo", "--listen", "127.0.0.1:0")
 	waitFor(t, &out, &errOut, "the scheduler and the worker keep running")
 	printed := out.String()

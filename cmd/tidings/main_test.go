@@ -14,6 +14,7 @@ import (
 
 	"github.com/tidings/tidings/channels/outbox"
 	"github.com/tidings/tidings/customer"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/store/storetest"
 )
@@ -235,7 +236,7 @@ func TestAudienceAndDemo(t *testing.T) {
 		// The day's birthdays and occurrences, on a fixed day.
 		env := map[string]string{"TIDINGS_DATABASE_URL": url, testNowEnv: "2027-02-06T10:00:00+08:00"}
 		withConfig := func(args ...string) (int, string, string) {
-			var out, errOut lockedBuffer
+			var out, errOut syncbuf.Buffer
 			code := run(context.Background(), append([]string{"--config", configDir, "--templates", "../../templates"}, args...), nil, &out, &errOut,
 				func(k string) string { return env[k] })
 			return code, out.String(), errOut.String()
@@ -369,7 +370,7 @@ func TestValidateChecksTemplates(t *testing.T) {
 	src, _ := os.ReadFile(file)
 	i := bytes.Index(src, []byte("gift:"))
 	os.WriteFile(file, src[:i], 0o644)
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	code := run(context.Background(), []string{"--config", configDir, "--templates", "../../templates", "validate"}, nil, &out, &errOut,
 		func(string) string { return "" })
 	want := "\n../../templates/birthday-gift/sms.txt:1:74: {{.CouponValue}}: error calling CouponValue: no coupon: the campaign has no gift (campaign birthday-gift)\n"
@@ -398,7 +399,7 @@ func TestValidateChecksSMSPerDestination(t *testing.T) {
 	}
 	src = append(src[:i:i], []byte("\nchannels:\n  sms:\n    max_segments: 1\n    footer: {zh: \"回T退订\", default: \"Reply STOP to opt out\"}\n")...)
 	os.WriteFile(settings, src, 0o644)
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	code := run(context.Background(), []string{"--config", configDir, "--templates", tmplDir, "validate"}, nil, &out, &errOut, func(string) string { return "" })
 	got := errOut.String()
 	if code != 1 ||
@@ -429,7 +430,7 @@ func TestValidateChecksSMS(t *testing.T) {
 	}
 	src = append(src[:i:i], []byte("\nchannels:\n  sms:\n    max_segments: 1\n    footer: {zh: \"回T退订\", default: \"Reply HALT to opt out\"}\n")...)
 	os.WriteFile(settings, src, 0o644)
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	code := run(context.Background(), []string{"--config", configDir, "--templates", tmplDir, "validate"}, nil, &out, &errOut, func(string) string { return "" })
 	got := errOut.String()
 	if code != 1 ||
@@ -501,7 +502,7 @@ func TestValidateReportsEveryStage(t *testing.T) {
 	greeting := filepath.Join(tmplDir, "spring-festival", "sms.txt")
 	os.WriteFile(greeting, []byte("Happy new year, {{.Customer.Nmae}}! Reply STOP to opt out\n"), 0o644)
 
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	code := run(context.Background(), []string{"--config", configDir, "--templates", tmplDir, "validate"}, nil, &out, &errOut, func(string) string { return "" })
 	want := campaign + `:12:14: send_window: "21:00-09:00" ends before it starts (if you mean overnight, write "21:00-09:00 overnight"; for the day, "09:00-21:00")` + "\n" +
 		newProduct + `:3:5: function "cupon" not defined` + "\n" +

@@ -19,6 +19,7 @@ import (
 	"github.com/tidings/tidings/channels/outbox"
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/internal/redistest"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/store"
 	"github.com/tidings/tidings/store/storetest"
 )
@@ -89,7 +90,7 @@ const testAccountSID = "AC0123456789abcdef0123456789abcdef"
 // tidings runs a command in process, in the cluster's folder.
 func (c *cluster) tidings(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	args = append([]string{"--config", c.config, "--templates", c.templates}, args...)
 	code := run(context.Background(), args, nil, &stdout, &stderr, c.env)
 	return code, stdout.String(), stderr.String()

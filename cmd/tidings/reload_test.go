@@ -17,6 +17,7 @@ import (
 	"github.com/tidings/tidings/channels"
 	"github.com/tidings/tidings/channels/outbox"
 	"github.com/tidings/tidings/internal/redistest"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/store/storetest"
 )
 
@@ -43,7 +44,7 @@ func copyConfig(t *testing.T, dir string) (configDir, templatesDir string) {
 }
 
 // waitLog waits until a process's log holds want.
-func waitLog(t *testing.T, log *lockedBuffer, exited <-chan error, want string) {
+func waitLog(t *testing.T, log *syncbuf.Buffer, exited <-chan error, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log.String(), want); {
 		select {
@@ -68,7 +69,7 @@ func TestSchedulerReloadRejectsABrokenCampaign(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TIDINGS_DATABASE_URL="+storetest.SQLiteURL(t),
 		"TIDINGS_REDIS_URL="+redistest.Start(t).URL(), "TIDINGS_SECRET=test")
-	var log lockedBuffer
+	var log syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

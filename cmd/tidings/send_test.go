@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidings/tidings/delivery"
 	"github.com/tidings/tidings/internal/redistest"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/store/storetest"
 )
 
@@ -38,7 +39,7 @@ func newSendEnv(t *testing.T, now string, customers int) *sendEnv {
 
 func (e *sendEnv) tidings(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	args = append([]string{"--config", "../../configs", "--templates", "../../templates"}, args...)
 	code := run(context.Background(), args, nil, &stdout, &stderr, func(k string) string { return e.env[k] })
 	return code, stdout.String(), stderr.String()

@@ -1,44 +1,25 @@
 package reload_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tidings/tidings/campaigns"
 	"github.com/tidings/tidings/internal/reload"
+	"github.com/tidings/tidings/internal/syncbuf"
 	"github.com/tidings/tidings/templates"
 )
-
-// syncBuffer is a log destination safe for the watching goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type testBundle struct {
 	configs, templates string
 	holder             *reload.Holder
-	log                *syncBuffer
+	log                *syncbuf.Buffer
 	sighup             chan os.Signal
 }
 
@@ -52,7 +33,7 @@ func setup(t *testing.T, interval time.Duration) *testBundle {
 	}
 	tb := &testBundle{
 		configs: filepath.Join(dir, "configs"), templates: filepath.Join(dir, "templates"),
-		log: &syncBuffer{}, sighup: make(chan os.Signal, 1),
+		log: &syncbuf.Buffer{}, sighup: make(chan os.Signal, 1),
 	}
 	tb.holder = reload.New(func() (*campaigns.Config, *templates.Set, error) {
 		cfg, err := campaigns.Load(tb.configs, tb.templates)
@@ -223,7 +204,7 @@ func TestNewFolderIsWatched(t *testing.T) {
 // nothing, and the Holder holds nothing.
 func TestFirstLoadFails(t *testing.T) {
 	t.Parallel()
-	var log syncBuffer
+	var log syncbuf.Buffer
 	h := reload.New(func() (*campaigns.Config, *templates.Set, error) {
 		cfg, err := campaigns.Load(filepath.Join(t.TempDir(), "missing"), "templates")
 		return cfg, nil, err
