@@ -301,12 +301,17 @@ func (r *CSVReader) Next() (Customer, error) {
 		}
 		line := r.csv.FieldLine(0)
 		if len(rec) != len(r.cols) {
+			r.csv.Reject(len(r.cols))
 			return Customer{}, &RowError{
 				Line:   line,
 				Reason: fmt.Sprintf("wrong number of fields: %d, want %d", len(rec), len(r.cols)),
 			}
 		}
-		return r.customer(rec)
+		c, err := r.customer(rec)
+		if err != nil {
+			r.csv.Reject(len(r.cols))
+		}
+		return c, err
 	}
 }
 

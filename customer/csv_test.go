@@ -406,6 +406,35 @@ func TestCSVReaderStrayQuoteInALongFile(t *testing.T) {
 	}
 }
 
+// TestCSVReaderStrayQuotesThatSeemToClose: a stray quote and a later one
+// make one record of several lines, which is bad; the lines in between are
+// rows of their own, not lost with it.
+func TestCSVReaderStrayQuotesThatSeemToClose(t *testing.T) {
+	t.Parallel()
+	for name, in := range map[string]string{
+		"too many fields": "id,name,email\n" +
+			"C1,\"Li,a@example.com\n" + // line 2: a stray quote
+			"C2,Bo,b@example.com\n" +
+			"C3,Wei\",c@example.com,extra\n" + // line 4: another, then text
+			"C4,Ma,d@example.com\n",
+		"a line break in a name": "id,name,email\n" +
+			"C1,\"Li,a@example.com\n" +
+			"C2,Bo,b@example.com\n" +
+			"C3,Wei\",c@example.com\n" +
+			"C4,Ma,d@example.com\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cs, errs := readAll(t, strings.NewReader(in))
+			if len(errs) != 2 || !strings.HasPrefix(errs[0], "line 2: ") || !strings.HasPrefix(errs[1], "line 4: ") {
+				t.Errorf("row errors %q, want one on line 2 and one on line 4", errs)
+			}
+			if got := ids(cs); got != "C2 C4" {
+				t.Errorf("customers %s, want C2 C4", got)
+			}
+		})
+	}
+}
+
 // TestCSVReaderLongLines checks the bound on a record: a line over it, or
 // a quote not closed within it, is one bad row.
 func TestCSVReaderLongLines(t *testing.T) {

@@ -29,6 +29,8 @@ type records struct {
 	lines int        // physical lines read from br
 	read  int64      // bytes read from br
 	ahead []rawLine  // lines read ahead for a quoted field that failed
+	cont  []rawLine  // the lines after the first of the last record
+	start int64      // offset just past the first line of the last record
 	done  int64      // offset just past the last record returned
 	buf   []byte     // the current record's fields, unquoted, back to back
 	ends  []int      // end of each field in buf
@@ -129,6 +131,55 @@ func (r *records) Read() ([]string, error) {
 	}
 }
 
+// Reject is called on a record the caller found bad (the wrong number of
+// fields, a line break in a name). If the record spans lines and one of
+// the lines after its first is a whole record of want fields on its own,
+// the quote that joined them was more likely a stray one than the start of
+// a field: those lines are handed back, to be read again as records. A
+// stray quote that a later one seemed to close would otherwise cost the
+// rows in between. The lines of a quoted field that really spans lines
+// ("Apt 2", `Springfield",13812345678`) are no such record, and stay part
+// of the one bad row.
+func (r *records) Reject(want int) {
+	for _, l := range r.cont {
+		if n, ok := fieldCount(l.text); ok && n == want {
+			r.ahead = append(r.cont, r.ahead...)
+			r.cont = nil
+			r.done = r.start
+			return
+		}
+	}
+}
+
+// fieldCount counts the fields of line as a record of its own, or returns
+// false if it is not one: a quoting error, or a quote left open.
+func fieldCount(line []byte) (int, bool) {
+	n, quoted, start := 1, false, true
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '"' && i+1 < len(line) && line[i+1] == '"':
+			i++
+		case quoted && c == '"':
+			quoted = false
+			if i+1 < len(line) && line[i+1] != ',' {
+				return 0, false
+			}
+		case quoted:
+		case c == '"' && start:
+			quoted = true
+		case c == '"':
+			return 0, false
+		case c == ',':
+			n++
+			start = true
+			continue
+		}
+		start = false
+	}
+	return n, !quoted
+}
+
 // FieldLine returns the line on which field i of the last record starts.
 func (r *records) FieldLine(i int) int { return r.first[i] }
 
@@ -139,6 +190,7 @@ func (r *records) Offset() int64 { return r.done }
 // reading more lines while a quoted field is open.
 func (r *records) parse(l rawLine) error {
 	r.buf, r.ends, r.first = r.buf[:0], r.ends[:0], r.first[:0]
+	r.cont, r.start = nil, l.end
 	var cont []rawLine // lines after l that the record spans
 	cur, text := l, l.text
 	size := len(l.text)
@@ -174,7 +226,7 @@ func (r *records) parse(l rawLine) error {
 			r.ends = append(r.ends, len(r.buf))
 			i += j
 			if i == len(text) {
-				r.done = cur.end
+				r.done, r.cont = cur.end, cont
 				return nil
 			}
 			i++ // the comma
@@ -216,7 +268,7 @@ func (r *records) parse(l rawLine) error {
 		r.ends = append(r.ends, len(r.buf))
 		switch {
 		case i == len(text):
-			r.done = cur.end
+			r.done, r.cont = cur.end, cont
 			return nil
 		case text[i] == ',':
 			i++

@@ -17,10 +17,10 @@ const (
 	MaxEmailLen         = 254 // RFC 5321's limit on a path, without the angle brackets
 	MaxPhoneLen         = 32  // as written; E.164 has at most 15 digits
 	MaxLocaleLen        = 35  // what RFC 5646 asks every implementation to take
-	MaxTagsLen          = 1000
 	MaxTags             = 50
 	MaxTagLen           = 64
-	MaxAttributes       = 50 // attributes.NAME columns in a file
+	MaxTagsLen          = MaxTags*(MaxTagLen+1) - 1 // 50 tags of 64 and their separators
+	MaxAttributes       = 50                        // attributes.NAME columns in a file
 	MaxAttributeNameLen = 64
 	MaxAttributeLen     = 1000
 	maxOtherLen         = 64 // dates, numbers, yes/no, tier, time zone

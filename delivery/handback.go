@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -83,7 +84,13 @@ func (p *Pipeline) handBack(ctx context.Context, task string, nc *notConfigured)
 		return fmt.Errorf("%w (handed back for %s): %w", nc, met.Round(time.Second), asynq.SkipRetry)
 	}
 	wait := handBackWait(now.Sub(since))
-	log.Warn("task handed back: not in this worker's configuration; deploy the configuration that has it to every worker",
+	// A run's thousand batches are handed back together: one WARN a
+	// minute per campaign says it, the metric counts them all.
+	level := slog.LevelDebug
+	if p.strangers.warnDue(nc.Campaign, now) {
+		level = slog.LevelWarn
+	}
+	log.Log(ctx, level, "task handed back: not in this worker's configuration; deploy the configuration that has it to every worker",
 		"reason", nc.Error(), "retry_in", wait.Round(time.Millisecond), "gives_up_at", since.Add(grace))
 	if p.OnHandBack != nil {
 		p.OnHandBack(task, nc.Campaign, nc.Missing)
@@ -104,10 +111,15 @@ func handBackWait(handedBackFor time.Duration) time.Duration {
 
 // forgetAfter is how long a task this worker handed back may go unseen by
 // it before the worker forgets it: a task handed back comes back within a
-// minute or so, so a longer absence means another worker took it (it may
-// be waiting for a send window), and if this worker meets it again its
-// grace starts afresh.
-const forgetAfter = time.Hour
+// minute or so, to one of the workers, so a much longer absence means
+// another worker took it (it may be waiting for a send window), and if
+// this worker meets it again its grace starts afresh. With N workers each
+// meets a task handed back about every N minutes, so 6 h keeps the count
+// going in a fleet of a few hundred workers.
+const forgetAfter = 6 * time.Hour
+
+// warnEvery is how often a worker logs a WARN per campaign it hands back.
+const warnEvery = time.Minute
 
 // strangers remembers, per task, since when this worker has been handing it
 // back. It lives in the worker's memory: each worker counts its own grace,
@@ -119,6 +131,22 @@ type strangers struct {
 	mu     sync.Mutex
 	seen   map[string]sighting // task id → its sighting
 	pruned time.Time
+	warned map[string]time.Time // campaign → its last WARN
+}
+
+// warnDue reports whether a hand-back of campaign's is to be logged as a
+// WARN now: the first, then one every warnEvery.
+func (s *strangers) warnDue(campaign string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.warned == nil {
+		s.warned = map[string]time.Time{}
+	}
+	if last, ok := s.warned[campaign]; ok && now.Sub(last) < warnEvery {
+		return false
+	}
+	s.warned[campaign] = now
+	return true
 }
 
 type sighting struct{ first, last time.Time }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -11,19 +12,19 @@ import (
 func TestStrangersGraceRunsFromFirstMeeting(t *testing.T) {
 	var s strangers
 	t0 := time.Date(2027, 2, 6, 9, 0, 0, 0, time.UTC)
-	m := time.Minute
+	m, f := time.Minute, forgetAfter
 	steps := []struct {
 		id        string
 		at, since time.Duration
 	}{
 		{"a", 0, 0},
 		{"b", 30 * m, 30 * m},
-		{"a", 50 * m, 0},
-		{"c", 61 * m, 61 * m}, // the first pruning since the start: a and b were met within the hour
-		// b was last met 65 minutes ago, between two prunings: afresh.
-		{"b", 95 * m, 95 * m},
-		{"a", 100 * m, 0}, // within the hour since it was last met
-		{"a", 100*m + forgetAfter + time.Second, 100*m + forgetAfter + time.Second},
+		{"a", f - 10*m, 0},
+		{"c", f + m, f + m}, // the first pruning since the start: a and b were met within forgetAfter
+		// b was last met more than forgetAfter ago, between two prunings: afresh.
+		{"b", f + 35*m, f + 35*m},
+		{"a", f + 40*m, 0}, // within forgetAfter since it was last met
+		{"a", 2*f + 40*m + time.Second, 2*f + 40*m + time.Second},
 	}
 	for _, st := range steps {
 		if got := s.met(st.id, t0.Add(st.at)); !got.Equal(t0.Add(st.since)) {
@@ -31,8 +32,8 @@ func TestStrangersGraceRunsFromFirstMeeting(t *testing.T) {
 		}
 	}
 	s.forget("a")
-	if got := s.met("a", t0.Add(3*time.Hour)); !got.Equal(t0.Add(3 * time.Hour)) {
-		t.Errorf("after forget: since +%s, want +3h", got.Sub(t0))
+	if at := 3 * f; !s.met("a", t0.Add(at)).Equal(t0.Add(at)) {
+		t.Errorf("after forget: not afresh at +%s", at)
 	}
 }
 
@@ -49,5 +50,22 @@ func TestHandBackWait(t *testing.T) {
 				t.Fatalf("handed back for %s: wait %s, want %s–%s", tc.for_, w, tc.lo, tc.hi)
 			}
 		}
+	}
+}
+
+// One WARN a minute per campaign: a run's batches handed back together
+// would otherwise log one line each.
+func TestHandBackWarnsOnceAMinutePerCampaign(t *testing.T) {
+	var s strangers
+	t0 := time.Date(2027, 2, 6, 9, 0, 0, 0, time.UTC)
+	var got []bool
+	for _, st := range []struct {
+		campaign string
+		at       time.Duration
+	}{{"a", 0}, {"a", time.Second}, {"b", 2 * time.Second}, {"a", 59 * time.Second}, {"a", warnEvery}, {"b", warnEvery}} {
+		got = append(got, s.warnDue(st.campaign, t0.Add(st.at)))
+	}
+	if want := []bool{true, false, true, false, true, false}; !slices.Equal(got, want) {
+		t.Errorf("warnDue %v, want %v", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -66,12 +67,12 @@ func (e *OccurrenceError) Fires() string {
 	}
 	var parts []string
 	if len(e.Recent) > 0 {
-		parts = append(parts, "its fires of the last 7 days: "+list(e.Recent))
+		parts = append(parts, fmt.Sprintf("its fires of the last %d days: ", days(RecentFires))+list(e.Recent))
 	}
 	if len(e.Next) > 0 {
 		parts = append(parts, "its next fires: "+list(e.Next))
 	} else if !e.Malformed {
-		parts = append(parts, "it has no fires in the next 400 days")
+		parts = append(parts, fmt.Sprintf("it has no fires in the next %d days", days(UpcomingFires)))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -110,16 +111,30 @@ func CheckOccurrence(ctx context.Context, c *campaigns.Campaign, occurrence stri
 	if force {
 		return nil
 	}
-	return refuse(false, "is not one of its fires of the last 7 days or the next 400 days, nor a run it has")
+	return refuse(false, "is not one of its fires of the last %d days or the next %d days, nor a run it has", days(RecentFires), days(UpcomingFires))
 }
+
+func days(d time.Duration) int { return int(d / (24 * time.Hour)) }
 
 // lastFires returns the last n of fs.
 func lastFires(fs []scheduler.Fire, n int) []scheduler.Fire {
 	return fs[max(0, len(fs)-n):]
 }
 
+// occurrenceRe is what any occurrence key looks like: letters, digits,
+// '.', '_' and '-', as the generated keys are. The key is part of task ids,
+// Redis keys and the dashboard's URLs.
+var occurrenceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// WellFormedOccurrence reports whether occurrence has the shape of a key:
+// 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.
+func WellFormedOccurrence(occurrence string) bool { return occurrenceRe.MatchString(occurrence) }
+
 // malformed says why occurrence cannot name a run of c's kind, or "".
 func malformed(c *campaigns.Campaign, occurrence string) string {
+	if !WellFormedOccurrence(occurrence) {
+		return "is not a key: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+	}
 	if named, ok := c.IsFollowUpRun(occurrence); named {
 		switch {
 		case ok:

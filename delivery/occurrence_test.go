@@ -72,6 +72,9 @@ func TestCheckOccurrence(t *testing.T) {
 		{"announce", "follow-up-9", launch.Add(-time.Hour), true, `occurrence "follow-up-9" names a follow-up it does not have (follow_ups lists 1); its next fires: once (2027-03-01 10:00 CST), follow-up-1`, true},
 		{"announce", "relaunch", launch.Add(-time.Hour), false, `occurrence "relaunch" is not one of its fires`, false},
 		{"announce", "relaunch", launch.Add(-time.Hour), true, "", false},
+		// Not a key at all: it would be part of task ids and URLs.
+		{"announce", "x:y ", launch.Add(-time.Hour), true, "is not a key", true},
+		{"announce", "../once", launch.Add(-time.Hour), true, "is not a key", true},
 		{"announce", "once", launch.Add(30 * 24 * time.Hour), false, "it has no fires in the next 400 days", false},
 		// A birthday campaign fires daily: yesterday's and tomorrow's
 		// dates are fires, its ledger year is not a run.

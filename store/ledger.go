@@ -235,6 +235,15 @@ func (s *DB) FinishRun(ctx context.Context, campaign, occurrence, status string,
 	return nil
 }
 
+// RunExists reports whether the campaign has a run of the occurrence.
+func (s *DB) RunExists(ctx context.Context, campaign, occurrence string) (bool, error) {
+	_, err := s.GetRun(ctx, campaign, occurrence)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // GetRun loads one run record, or returns ErrNotFound.
 func (s *DB) GetRun(ctx context.Context, campaign, occurrence string) (Run, error) {
 	r := Run{Campaign: campaign, Occurrence: occurrence}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,7 +205,7 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, p *princ
 // as a message.
 func noticeText(q url.Values) string {
 	run, state := q.Get("run"), q.Get("state")
-	if !occurrenceRe.MatchString(run) {
+	if !delivery.WellFormedOccurrence(run) {
 		return ""
 	}
 	switch q.Get("notice") {
@@ -234,10 +233,6 @@ func noticeText(q url.Values) string {
 // taskStates are the Asynq task states a notice may name.
 var taskStates = []string{"active", "pending", "scheduled", "retry", "archived", "completed", "aggregating"}
 
-// occurrenceRe is what an occurrence key typed on the dashboard may look
-// like: letters, digits, '.', '_' and '-', as the generated keys are.
-var occurrenceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // formOccurrence is the occurrence a send or dry-run form names (by
 // default the one the campaign page offers), checked as `tidings send`
 // checks it. When it may not be sent, the campaign page is shown again with
@@ -248,19 +243,7 @@ func (s *Server) formOccurrence(w http.ResponseWriter, r *http.Request, p *princ
 	if occ == "" {
 		occ = delivery.NextOccurrence(c, now)
 	}
-	if !occurrenceRe.MatchString(occ) {
-		s.renderCampaign(w, r, p, http.StatusBadRequest, "",
-			fmt.Sprintf("Occurrence %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (for example %s).", occ, delivery.NextOccurrence(c, now)), occ)
-		return "", false
-	}
-	exists := func(ctx context.Context, campaign, occurrence string) (bool, error) {
-		_, err := s.store.GetRun(ctx, campaign, occurrence)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	err := delivery.CheckOccurrence(r.Context(), c, occ, now, exists, false)
+	err := delivery.CheckOccurrence(r.Context(), c, occ, now, s.store.RunExists, false)
 	var oe *delivery.OccurrenceError
 	switch {
 	case errors.As(err, &oe):

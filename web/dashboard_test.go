@@ -114,7 +114,7 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 	}
 	// A bad occurrence key is a clear error.
 	got = b.do(t, request{method: "POST", path: "/campaigns/greeting/send", cookie: session, form: url.Values{"csrf": {token}, "occurrence": {"../x y"}}})
-	if got.code != 400 || !strings.Contains(got.body, "Occurrence &#34;../x y&#34;: use 1 to 64 letters") {
+	if got.code != 400 || !strings.Contains(got.body, "Occurrence ../x y is not a key: use 1 to 64 letters") {
 		t.Errorf("bad occurrence: %d\n%s", got.code, got.body)
 	}
 

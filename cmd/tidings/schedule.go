@@ -5,6 +5,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
+	"github.com/tidings/tidings/delivery"
 )
 
 func (a *app) schedulerCommand() *cobra.Command {
@@ -39,7 +40,8 @@ the transition; one in a fall-back overlap fires once.`,
 				return err
 			}
 			defer db.Close()
-			s := a.newScheduler(live.Config, client, db, maxLateness, 7*24*time.Hour)
+			// Missed fires are reported as far back as they may be sent by hand.
+			s := a.newScheduler(live.Config, client, db, maxLateness, delivery.RecentFires)
 			defer a.watchConfig(ctx, live)()
 			stopOps, err := a.serveOps(ctx, listen, db, opt)
 			if err != nil {

@@ -106,7 +106,7 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun, force b
 		if err != nil {
 			return false, err
 		}
-		return runExists(ctx, db, campaign, occurrence)
+		return db.RunExists(ctx, campaign, occurrence)
 	}
 	if err := delivery.CheckOccurrence(ctx, c, occurrence, a.now(), exists, force); err != nil {
 		var oe *delivery.OccurrenceError
@@ -155,15 +155,6 @@ func (a *app) send(ctx context.Context, name, occurrence string, dryRun, force b
 	}
 	fmt.Fprintf(a.stdout, "enqueued %s; follow it with `tidings runs %s`\n", id, c.Name)
 	return nil
-}
-
-// runExists reports whether the campaign has a run of the occurrence.
-func runExists(ctx context.Context, db *store.DB, campaign, occurrence string) (bool, error) {
-	_, err := db.GetRun(ctx, campaign, occurrence)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 // previewFirst renders the messages of the first n customers of the
