@@ -28,14 +28,7 @@ type FrequencyCap struct {
 func (f FrequencyCap) IsZero() bool { return f.Max == 0 }
 
 func (f FrequencyCap) String() string {
-	return fmt.Sprintf("%d per %s", f.Max, formatDays(f.Per))
-}
-
-func formatDays(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
+	return fmt.Sprintf("%d per %s", f.Max, FormatDuration(f.Per))
 }
 
 func (d decoder) frequencyCap(n *node, what string, dst *FrequencyCap) {

@@ -568,6 +568,18 @@ func (d decoder) birthday(k, v *node) Condition {
 // maxDuration keeps durations far from time.Duration's 292-year limit.
 const maxDuration = 100 * 365 * 24 * time.Hour
 
+// FormatDuration writes a duration as the configuration files do: whole
+// days as 180d, whole hours as 36h, anything else in Go's notation.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d != 0 && d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d != 0 && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
+
 // ParseDuration parses a duration written as a sequence of whole numbers with
 // units w (weeks), d (days) and h (hours): "180d", "2w", "1d12h". Months and
 // years are refused: they have no fixed length, and "6m" would be ambiguous.

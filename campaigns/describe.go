@@ -45,7 +45,7 @@ func Describe(c Condition) string {
 		}
 		return fmt.Sprintf("%s %s %s", field, c.Op, describeValue(c.Value))
 	case *Age:
-		return fmt.Sprintf("%s %s %s", c.Field, strings.ReplaceAll(string(c.Op), "_", " "), describeDuration(c.Duration))
+		return fmt.Sprintf("%s %s %s", c.Field, strings.ReplaceAll(string(c.Op), "_", " "), FormatDuration(c.Duration))
 	case *TagMatch:
 		return fmt.Sprintf("tags %s of %s", c.Op, strings.Join(c.Tags, ", "))
 	case *BirthdayIn:
@@ -125,10 +125,3 @@ func describeValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// describeDuration writes whole days as segment files do (180d).
-func describeDuration(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
-}
