@@ -124,4 +124,3 @@ func describeValue(v any) string {
 	}
 	return fmt.Sprint(v)
 }
-
