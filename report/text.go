@@ -44,8 +44,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.Uplift) > 0 {
 		b.WriteString("\nUplift over the control group\n")
 		for _, c := range r.Uplift {
-			fmt.Fprintf(&b, "  %s vs %s: %s (95%% interval %s to %s), p = %s: %s\n", c.Group, c.Against,
-				points(c.Difference), points(c.Interval.Low), points(c.Interval.High), pvalue(c.PValue), significance(c))
+			writeComparison(&b, c)
 		}
 	} else {
 		b.WriteString("\nNo control group: set holdout on the campaign to measure its uplift.\n")
@@ -64,19 +63,20 @@ func (r Report) WriteText(w io.Writer) error {
 			b.WriteString("\n")
 		}
 		for _, c := range v.Comparisons {
-			fmt.Fprintf(&b, "  %s vs %s: %s (95%% interval %s to %s), p = %s: %s\n", c.Group, c.Against,
-				points(c.Difference), points(c.Interval.Low), points(c.Interval.High), pvalue(c.PValue), significance(c))
+			writeComparison(&b, c)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func significance(c Comparison) string {
+func writeComparison(b *strings.Builder, c Comparison) {
+	verdict := "not significant"
 	if c.Significant {
-		return "significant"
+		verdict = "significant"
 	}
-	return "not significant"
+	fmt.Fprintf(b, "  %s vs %s: %s (95%% interval %s to %s), p = %s: %s\n", c.Group, c.Against,
+		points(c.Difference), points(c.Interval.Low), points(c.Interval.High), pvalue(c.PValue), verdict)
 }
 
 func percent(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) + "%" }
